@@ -1,0 +1,3 @@
+/*
+ * attr.c - (to be written)
+ */

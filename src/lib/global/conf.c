@@ -1,0 +1,3 @@
+/*
+ * conf.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * mastercf.c - (to be written)
+ */

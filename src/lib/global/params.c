@@ -1,0 +1,3 @@
+/*
+ * params.c - (to be written)
+ */

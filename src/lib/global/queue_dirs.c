@@ -1,0 +1,3 @@
+/*
+ * queue_dirs.c - (to be written)
+ */

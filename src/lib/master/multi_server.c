@@ -1,0 +1,3 @@
+/*
+ * multi_server.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * server_common.c - (to be written)
+ */

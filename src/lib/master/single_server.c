@@ -1,0 +1,3 @@
+/*
+ * single_server.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * trigger_server.c - (to be written)
+ */

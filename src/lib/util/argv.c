@@ -1,0 +1,3 @@
+/*
+ * argv.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * file.c - (to be written)
+ */

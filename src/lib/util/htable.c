@@ -1,0 +1,3 @@
+/*
+ * htable.c - (to be written)
+ */

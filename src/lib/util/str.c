@@ -1,0 +1,3 @@
+/*
+ * str.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * stream.c - (to be written)
+ */

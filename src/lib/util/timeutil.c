@@ -1,0 +1,3 @@
+/*
+ * timeutil.c - (to be written)
+ */

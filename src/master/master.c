@@ -1,0 +1,4 @@
+/*
+ * master.c - (to be written)
+ */
+int main(void) { return 0; }

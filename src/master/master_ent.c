@@ -1,0 +1,3 @@
+/*
+ * master_ent.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * master_listen.c - (to be written)
+ */

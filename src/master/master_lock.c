@@ -1,0 +1,3 @@
+/*
+ * master_lock.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * master_spawn.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * master_status.c - (to be written)
+ */

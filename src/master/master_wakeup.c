@@ -1,0 +1,3 @@
+/*
+ * master_wakeup.c - (to be written)
+ */

@@ -1,0 +1,4 @@
+/*
+ * petrel.c - (to be written)
+ */
+int main(void) { return 0; }

@@ -1,0 +1,3 @@
+/*
+ * petrel_check.c - (to be written)
+ */

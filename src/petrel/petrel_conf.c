@@ -1,0 +1,3 @@
+/*
+ * petrel_conf.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * petrel_ctl.c - (to be written)
+ */

@@ -1,0 +1,4 @@
+/*
+ * test_multi.c - (to be written)
+ */
+int main(void) { return 0; }

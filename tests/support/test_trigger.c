@@ -1,0 +1,4 @@
+/*
+ * test_trigger.c - (to be written)
+ */
+int main(void) { return 0; }

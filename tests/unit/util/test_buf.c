@@ -1,0 +1,4 @@
+/*
+ * test_buf.c - (to be written)
+ */
+int main(void) { return 0; }
