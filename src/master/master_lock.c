@@ -1,3 +1,0 @@
-/*
- * master_lock.c - (to be written)
- */
