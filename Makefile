@@ -14,15 +14,20 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 
-.PHONY: all build run test test-fast test-asan unit integration install \
-	bench clean format
+.PHONY: all deps build run test test-fast test-asan install bench clean \
+	format
 
 all: build
 
+# Installs missing Debian packages; quiet and quick when all are present.
+deps:
+	@scripts/bootstrap
+
 $(BUILD)/build.ninja:
+	@scripts/bootstrap
 	meson setup $(BUILD) --prefix=$(PREFIX)
 
-build: $(BUILD)/build.ninja
+build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 run: build
@@ -35,10 +40,11 @@ test-fast: build
 	PETREL_BUILD=$(CURDIR)/$(BUILD) $(PYTEST) tests/integration
 
 $(ASAN_BUILD)/build.ninja:
+	@scripts/bootstrap
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined \
 	    -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
 
-test-asan: $(ASAN_BUILD)/build.ninja
+test-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
 	PETREL_BUILD=$(CURDIR)/$(ASAN_BUILD) PETREL_SANITIZED=1 \

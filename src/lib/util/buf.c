@@ -72,6 +72,10 @@ buf_reserve(struct buf *b, size_t len)
 void
 buf_reset(struct buf *b)
 {
+	if (b->data == NULL) {		/* after buf_steal() */
+		buf_init(b, 0);
+		return;
+	}
 	b->len = 0;
 	b->data[0] = 0;
 }
@@ -170,6 +174,7 @@ buf_steal(struct buf *b)
 {
 	char *data = b->data;
 
-	buf_init(b, 0);
+	b->data = NULL;
+	b->len = b->cap = 0;
 	return data;
 }

@@ -38,7 +38,10 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* Remove the first len bytes (consumed input). */
 void buf_consume(struct buf *b, size_t len);
-/* Give up ownership of the data (caller frees); b becomes empty. */
+/*
+ * Give up ownership of the data (caller frees). b is left without
+ * storage: buf_fini() is then optional, buf_init() before any reuse.
+ */
 char *buf_steal(struct buf *b);
 
 static inline const char *

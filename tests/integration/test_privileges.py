@@ -1,0 +1,84 @@
+"""
+test_privileges.py - privilege drop and chroot of master's children
+
+Only meaningful as root: master then runs each child as mail_owner
+(petrel, created by scripts/bootstrap) when master.cf's unpriv column says
+so, and chroots it into queue_directory when the chroot column says so.
+test-single reports its uid, gid and the inode of "/" as it sees it.
+"""
+
+import os
+import pwd
+import grp
+import stat
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="privilege drop and chroot need root (run the suite as root)")
+
+
+@pytest.fixture
+def petrel_user():
+    try:
+        return pwd.getpwnam("petrel")
+    except KeyError:
+        pytest.fail("no user 'petrel': run scripts/bootstrap as root")
+
+
+def greeting_of(instance, port):
+    with instance.connect(port) as c:
+        g = c.greeting()
+        c.send("quit")
+        c.wait_eof()
+        return g
+
+
+def test_unpriv_child_runs_as_mail_owner(instance, petrel_user):
+    port = instance.add_inet("test-single", unpriv="y")
+    dash = instance.add_inet("test-single", unpriv="-")
+    instance.start()
+    for p in (port, dash):
+        g = greeting_of(instance, p)
+        assert int(g["uid"]) == petrel_user.pw_uid
+        assert int(g["gid"]) == petrel_user.pw_gid
+    # master itself stays root.
+    with open(f"/proc/{instance.master_pid()}/status") as f:
+        uid_line = next(ln for ln in f if ln.startswith("Uid:"))
+    assert uid_line.split()[1:] == ["0"] * 4
+
+
+def test_priv_child_stays_root(instance):
+    port = instance.add_inet("test-single", unpriv="n")
+    instance.start()
+    g = greeting_of(instance, port)
+    assert int(g["uid"]) == 0
+    assert int(g["gid"]) == 0
+
+
+def test_chroot_child_sees_queue_directory_as_root(instance):
+    port = instance.add_inet("test-single", chroot="y")
+    instance.start()
+    g = greeting_of(instance, port)
+    assert int(g["root_ino"]) == os.stat(instance.queue).st_ino
+    assert int(g["root_ino"]) != os.stat("/").st_ino
+
+
+def test_no_chroot_child_sees_real_root(instance):
+    port = instance.add_inet("test-single", chroot="n")
+    instance.start()
+    g = greeting_of(instance, port)
+    assert int(g["root_ino"]) == os.stat("/").st_ino
+
+
+def test_queue_directory_owners(instance, petrel_user):
+    r = instance.petrel("check")
+    assert r.returncode == 0, r.stderr
+    drop = grp.getgrnam("petreldrop").gr_gid
+    for name in ("maildrop", "public"):
+        st = os.stat(os.path.join(instance.queue, name))
+        assert (st.st_uid, st.st_gid) == (petrel_user.pw_uid, drop), name
+    st = os.stat(os.path.join(instance.queue, "private"))
+    assert st.st_uid == petrel_user.pw_uid
+    assert stat.S_IMODE(st.st_mode) == 0o700
