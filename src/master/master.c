@@ -286,9 +286,9 @@ main(int argc, char **argv)
 	master_signals();
 	if (master_config_load(true) < 0)
 		exit(EX_CONFIG);	/* not reached: start-up errors exit */
+	master_ready(ready_fd);
 	msg_info("daemon started -- version %s, configuration %s",
 	    PETREL_VERSION, master_config_dir);
-	master_ready(ready_fd);
 	event_base_dispatch(master_base);
 	msg_fatal("event loop ended unexpectedly");
 }

@@ -329,6 +329,8 @@ master_config_load(bool startup)
 
 		for (pp = &old; (serv = *pp) != NULL; pp = &serv->next) {
 			if (master_ent_same_endpoint(serv->ent, ent)
+			    && (ent->type == MASTER_INET
+				|| serv->ent->private_ == ent->private_)
 			    && !(inet_changed && ent->type == MASTER_INET
 				&& ent->host == NULL))
 				break;

@@ -22,6 +22,7 @@ Standard library only; Linux only (/proc).
 import errno
 import glob
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -132,6 +133,20 @@ def port_listening(port, host="127.0.0.1"):
         raise
 
 
+def listen_inodes(port):
+    """Inodes of the TCP sockets listening on 127.0.0.1:port (from
+    /proc/net/tcp); a socket that was closed and reopened has a new one."""
+    want = f"0100007F:{port:04X}"
+    out = []
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[1] == want and fields[3] == "0A":
+                out.append(int(fields[9]))
+    return sorted(out)
+
+
 class LineClient:
     """A line-oriented TCP client for the test services."""
 
@@ -224,6 +239,7 @@ class Instance:
         for d in (self.etc, self.queue, self.data):
             os.mkdir(d)
             os.chmod(d, 0o755)
+        os.chmod(self.data, 0o700)
         with open(self.maillog, "w"):
             pass
         os.chmod(self.maillog, 0o644)
@@ -257,7 +273,6 @@ class Instance:
     # ---- configuration -------------------------------------------------
 
     def _chown_mail_owner(self, path):
-        import pwd
         try:
             pw = pwd.getpwnam("petrel")
         except KeyError:

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from harness import (MASTER_LOG_RE, pid_alive, pid_gone,
+from harness import (MASTER_LOG_RE, listen_inodes, pid_alive, pid_gone,
                      port_listening, proc_stat, wait_for)
 
 
@@ -193,6 +193,7 @@ def test_reload_adds_and_removes_services(instance):
     instance.start()
     with instance.connect(gone) as c:
         assert c.greeting()["tag"] == "gone"
+    kept = listen_inodes(keep)
     new = instance.add_inet("test-single", "tag=new")
     assert not port_listening(new)
     instance.remove_service(f"127.0.0.1:{gone}")
@@ -203,11 +204,14 @@ def test_reload_adds_and_removes_services(instance):
         "removed service still accepts connections"
     with instance.connect(keep) as c:
         assert c.greeting()["tag"] == "keep"
+    assert listen_inodes(keep) == kept
 
 
 def test_reload_never_refuses_connections(instance):
     port = instance.add_inet("test-single", "tag=steady")
     instance.start()
+    inodes = listen_inodes(port)
+    assert len(inodes) == 1
     stop = threading.Event()
     result = {"ok": 0, "errors": []}
 
@@ -219,7 +223,7 @@ def test_reload_never_refuses_connections(instance):
                 result["ok"] += 1
             except OSError as e:
                 result["errors"].append(repr(e))
-            time.sleep(0.02)
+            time.sleep(0.005)
 
     t = threading.Thread(target=hammer)
     t.start()
@@ -233,6 +237,8 @@ def test_reload_never_refuses_connections(instance):
         t.join(30)
     assert result["errors"] == []
     assert result["ok"] > 10
+    # The very same listening socket, never closed and reopened.
+    assert listen_inodes(port) == inodes
     with instance.connect(port) as c:
         assert c.greeting()["tag"] == "steady"
 

@@ -195,8 +195,7 @@ multi_server_main(int argc, char **argv,
 
 	multi_spec = spec;
 	server_start(&multi_srv, argc, argv, spec->name,
-	    SERVER_TYPE_BIT(SERVER_TYPE_INET) | SERVER_TYPE_BIT(SERVER_TYPE_UNIX)
-	    | SERVER_TYPE_BIT(SERVER_TYPE_PASS));
+	    SERVER_CONNECTED | SERVER_TYPE_BIT(SERVER_TYPE_PASS));
 	if ((multi_base = event_base_new()) == NULL)
 		msg_fatal("cannot create an event base");
 	multi_add_signal(SIGHUP);

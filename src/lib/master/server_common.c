@@ -284,7 +284,8 @@ server_start(struct server *srv, int argc, char **argv,
 		if (fcntl(fd, F_GETFD) < 0)
 			msg_fatal_status(EX_USAGE, "listening descriptor %d "
 			    "is not open (-s %d)", fd, srv->listen_count);
-		if (fd_set_nonblock(fd, true) < 0 || fd_set_cloexec(fd, true) < 0)
+		if (fd_set_nonblock(fd, true) < 0
+		    || fd_set_cloexec(fd, true) < 0)
 			msg_fatal("listening descriptor %d: %m", fd);
 	}
 
@@ -315,14 +316,14 @@ server_enter(struct server *srv, server_init_fn pre_init,
 		errno = 0;
 		if ((pw = getpwnam(var_mail_owner)) == NULL) {
 			if (errno != 0)
-				msg_fatal_status(EX_CONFIG, "look up mail_owner "
-				    "\"%s\": %m", var_mail_owner);
+				msg_fatal_status(EX_CONFIG, "look up "
+				    "mail_owner \"%s\": %m", var_mail_owner);
 			msg_fatal_status(EX_CONFIG, "mail_owner: unknown user "
 			    "\"%s\"", var_mail_owner);
 		}
 		if (pw->pw_uid == 0)
-			msg_fatal_status(EX_CONFIG, "mail_owner \"%s\" must not "
-			    "be a privileged user", var_mail_owner);
+			msg_fatal_status(EX_CONFIG, "mail_owner \"%s\" must "
+			    "not be a privileged user", var_mail_owner);
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
 	}

@@ -30,6 +30,8 @@ enum server_type {
 
 /* Which -t types a skeleton accepts (bit 1 << enum server_type). */
 #define SERVER_TYPE_BIT(t)	(1u << (t))
+#define SERVER_CONNECTED	(SERVER_TYPE_BIT(SERVER_TYPE_INET) \
+				| SERVER_TYPE_BIT(SERVER_TYPE_UNIX))
 
 struct server {
 	const char *progname;	/* spec name, e.g. "smtpd" */

@@ -189,8 +189,7 @@ single_server_main(int argc, char **argv,
 
 	single_spec = spec;
 	server_start(&single_srv, argc, argv, spec->name,
-	    SERVER_TYPE_BIT(SERVER_TYPE_INET) | SERVER_TYPE_BIT(SERVER_TYPE_UNIX)
-	    | SERVER_TYPE_BIT(SERVER_TYPE_PASS));
+	    SERVER_CONNECTED | SERVER_TYPE_BIT(SERVER_TYPE_PASS));
 	single_signals();
 	server_enter(&single_srv, spec->pre_init, spec->post_init);
 	single_busy = 0;

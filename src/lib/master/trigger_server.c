@@ -245,8 +245,7 @@ trigger_server_main(int argc, char **argv,
 
 	trigger_spec = spec;
 	server_start(&trigger_srv, argc, argv, spec->name,
-	    SERVER_TYPE_BIT(SERVER_TYPE_FIFO) | SERVER_TYPE_BIT(SERVER_TYPE_UNIX)
-	    | SERVER_TYPE_BIT(SERVER_TYPE_INET));
+	    SERVER_CONNECTED | SERVER_TYPE_BIT(SERVER_TYPE_FIFO));
 	buf_init(&trigger_buf, TRIGGER_BUF_SIZE);
 	if ((trigger_base = event_base_new()) == NULL)
 		msg_fatal("cannot create an event base");

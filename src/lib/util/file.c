@@ -15,14 +15,17 @@
  *    else -1 with errno EPERM (a hard link to /etc/passwd is a regular
  *    file, but its second link gives it away);
  *  - without O_CREAT|O_EXCL, the file is lstat()ed before and fstat()ed
- *    after open(2); a different device/inode means it was swapped in
- *    between, and the call fails with EPERM;
+ *    after open(2), then the name is lstat()ed once more after a barrier
+ *    (see file_open_finish); a different device/inode means it was
+ *    swapped in between, and the call fails with EPERM;
  *  - O_TRUNC is applied with ftruncate(2) only after those checks, so a
  *    swapped-in file is never truncated;
  *  - the open itself uses O_NONBLOCK, so a FIFO swapped in after lstat()
  *    cannot block us (the flag is cleared again unless asked for);
  *  - O_CREAT on a missing file becomes O_CREAT|O_EXCL, so the file we
- *    get is the one we created (a racing creator makes us start over).
+ *    get is the one we created (a racing creator makes us start over;
+ *    after FILE_OPEN_TRIES lost races the call fails with EAGAIN).
+ * Other errno values come from the system calls (ENOENT, EACCES, ...).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,19 +66,43 @@ file_close_keep_errno(int fd)
 /*
  * Check a descriptor we just opened, then apply the deferred O_TRUNC and
  * O_NONBLOCK changes. Returns fd, or -1 (fd closed) with errno set.
+ * before is the lstat() result for a file that existed, NULL for a file
+ * we created with O_EXCL.
  */
 static int
-file_open_finish(int fd, int flags, const struct stat *before,
-    struct stat *st)
+file_open_finish(const char *path, int fd, int flags,
+    const struct stat *before, struct stat *st)
 {
-	struct stat fst;
+	struct stat fst, again;
 
 	if (fstat(fd, &fst) < 0)
 		goto fail;
 	if (!file_stat_ok(&fst) || (before != NULL
-	    && (fst.st_dev != before->st_dev || fst.st_ino != before->st_ino))) {
+	    && (fst.st_dev != before->st_dev
+	    || fst.st_ino != before->st_ino))) {
 		errno = EPERM;
 		goto fail;
+	}
+	/*
+	 * While rename(2) replaces a hard link, Linux drops the old inode's
+	 * link count before the name stops resolving to it, so the checks
+	 * above can pass for a file that was linked elsewhere a moment ago
+	 * (the unit test catches this on ext4). Renaming the name onto
+	 * itself with RENAME_NOREPLACE changes nothing (it fails with
+	 * EEXIST, or ENOENT) but takes the directory lock that a rename in
+	 * progress holds, so once it returns any such rename is complete
+	 * and a fresh lstat() shows where the name really leads.
+	 */
+	if (before != NULL) {
+		(void)renameat2(AT_FDCWD, path, AT_FDCWD, path,
+		    RENAME_NOREPLACE);
+		if (lstat(path, &again) < 0)
+			goto fail;
+		if (!file_stat_ok(&again) || again.st_dev != fst.st_dev
+		    || again.st_ino != fst.st_ino) {
+			errno = EPERM;
+			goto fail;
+		}
 	}
 	if ((flags & O_NONBLOCK) == 0 && fd_set_nonblock(fd, false) < 0)
 		goto fail;
@@ -105,7 +132,7 @@ file_open_safe(const char *path, int flags, mode_t mode, struct stat *st)
 	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) {
 		if ((fd = open(path, oflags, mode)) < 0)
 			return -1;
-		return file_open_finish(fd, flags, NULL, st);
+		return file_open_finish(path, fd, flags, NULL, st);
 	}
 	for (tries = 0; tries < FILE_OPEN_TRIES; tries++) {
 		if (lstat(path, &lst) == 0) {
@@ -120,13 +147,13 @@ file_open_safe(const char *path, int flags, mode_t mode, struct stat *st)
 			/* Never create here: the file we checked must exist. */
 			if ((fd = open(path, oflags & ~O_CREAT)) < 0)
 				return -1;
-			return file_open_finish(fd, flags, &lst, st);
+			return file_open_finish(path, fd, flags, &lst, st);
 		}
 		if (errno != ENOENT || (flags & O_CREAT) == 0)
 			return -1;
 		fd = open(path, oflags | O_EXCL, mode);
 		if (fd >= 0)
-			return file_open_finish(fd, flags, NULL, st);
+			return file_open_finish(path, fd, flags, NULL, st);
 		if (errno != EEXIST)
 			return -1;
 		/* Someone created it after our lstat(); look again. */
@@ -316,6 +343,10 @@ file_temp_open(const char *path, mode_t mode, struct buf *name)
 	return -1;
 }
 
+/*
+ * The temporary file is created with mode (less the umask, as with
+ * open(2)); on any failure it is removed and the target is untouched.
+ */
 int
 file_write_atomic(const char *path, const void *data, size_t len,
     mode_t mode)

@@ -31,10 +31,14 @@ xmalloc(size_t len)
 void *
 xcalloc(size_t count, size_t size)
 {
-	void *ptr = calloc(count ? count : 1, size ? size : 1);
+	void *ptr;
+	size_t len;
 
+	if (__builtin_mul_overflow(count, size, &len))
+		msg_fatal("allocation overflow: %zu * %zu", count, size);
+	ptr = calloc(count ? count : 1, size ? size : 1);
 	if (ptr == NULL)
-		mem_fail(count * size);
+		mem_fail(len);
 	return ptr;
 }
 
