@@ -34,6 +34,7 @@
 #include "argv.h"
 #include "buf.h"
 #include "conf.h"
+#include "log.h"
 #include "master_lock.h"
 #include "mastercf.h"
 #include "msg.h"
@@ -43,12 +44,40 @@
 #define PETREL_POLL_NS		(50 * 1000 * 1000)	/* 50 ms */
 #define PETREL_STOP_GRACE	10	/* seconds beyond master_stop_timeout */
 
-/* Load main.cf for commands that only need to find master. */
+/*
+ * Load main.cf for commands that only need to find master. An
+ * administrator must be able to stop or inspect a running system after a
+ * bad edit of main.cf: when the file does not load, its errors are
+ * reported and what can be read of queue_directory is used anyway.
+ */
 static void
 petrel_ctl_load(const char *dir)
 {
-	if (conf_load(dir, NULL) < 0)
+	const struct param_def *p = param_find("queue_directory");
+	struct conf *c;
+	struct buf path, val, why;
+
+	if (conf_load(dir, NULL) == 0)
+		return;
+	c = conf_new();
+	buf_init(&path, 64);
+	buf_init(&val, 64);
+	buf_init(&why, 64);
+	buf_printf(&path, "%s/main.cf", dir ? dir : conf_default_dir());
+	conf_set(c, "config_directory", dir ? dir : conf_default_dir(),
+	    "command line", 0);
+	log_stderr(false);		/* conf_load told the errors already */
+	if ((conf_read_file(c, path.data) < 0 && errno != 0)
+	    || conf_eval(c, "queue_directory", &val, &why) < 0
+	    || param_convert(p, val.data, true, &why) < 0)
 		exit(EX_CONFIG);
+	log_stderr(true);
+	msg_warn("%s has errors; using queue_directory = %s",
+	    path.data, var_queue_directory);
+	buf_fini(&path);
+	buf_fini(&val);
+	buf_fini(&why);
+	conf_free(c);
 }
 
 /* master's pid, or 0 when it does not run. */

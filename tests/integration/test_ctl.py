@@ -261,3 +261,21 @@ def test_check_warns_about_wrong_mode(instance):
     assert r.returncode == 0, text
     assert re.search(r"deferred.*wrong mode|wrong mode.*deferred", text), text
 
+
+
+def test_stop_and_status_survive_a_broken_main_cf(instance):
+    """After a bad edit of main.cf the administrator can still stop."""
+    port = instance.add_inet("test-single")
+    instance.start()
+    master = instance.master_pid()
+    instance.append_main("this line is broken\n")
+
+    r = instance.status()
+    assert r.returncode == 0, output(instance, r)
+    assert f"PID: {master}" in r.stderr
+    assert "missing '=' after parameter name" in r.stderr
+    assert "has errors; using queue_directory" in r.stderr
+
+    r = instance.stop()
+    assert r.returncode == 0, output(instance, r)
+    assert_nothing_running(instance, port)

@@ -56,7 +56,7 @@ log_init(const char *progname)
 	log_set_progname(progname);
 	if (log_host == NULL) {
 		if (gethostname(host, sizeof(host) - 1) < 0)
-			strcpy(host, "localhost");
+			snprintf(host, sizeof(host), "localhost");
 		host[sizeof(host) - 1] = 0;
 		host[strcspn(host, ".")] = 0;	/* syslog shows the short name */
 		log_host = xstrdup(host);
