@@ -2,7 +2,8 @@
 #
 #	make			build into build/
 #	make run		start an instance in ./run/ in the foreground
-#	make test		unit + integration tests, normal and ASan/UBSan
+#	make test		unit + integration tests, normal and ASan/UBSan,
+#				and a short run of every fuzz target
 #	make test-fast		the same, normal build only
 #	make install PREFIX=/usr/local [DESTDIR=...]
 #	make bench		benchmarks (not timed tests)
@@ -12,10 +13,13 @@ PREFIX ?= /usr/local
 PYTHON ?= /usr/bin/python3
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TARGETS = attr mastercf maincf
+FUZZ_RUNS ?= 50000
 PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 
-.PHONY: all deps build run test test-fast test-asan install bench clean \
-	format
+.PHONY: all deps build run test test-fast test-asan fuzz-smoke install \
+	bench clean format
 
 all: build
 
@@ -33,7 +37,7 @@ build: deps $(BUILD)/build.ninja
 run: build
 	scripts/run-instance $(BUILD)
 
-test: test-fast test-asan
+test: test-fast test-asan fuzz-smoke
 
 test-fast: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
@@ -50,6 +54,24 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 	PETREL_BUILD=$(CURDIR)/$(ASAN_BUILD) PETREL_SANITIZED=1 \
 	    $(PYTEST) tests/integration
 
+$(FUZZ_BUILD)/build.ninja:
+	@scripts/bootstrap
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true
+
+# Each fuzz target over its seed corpus plus FUZZ_RUNS random inputs; new
+# inputs go to a scratch directory, never into the source tree.
+fuzz-smoke: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) $(FUZZ_TARGETS:%=tests/fuzz/fuzz_%)
+	@set -e; scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p "$$scratch/$$t"; \
+		echo "fuzz_$$t: $(FUZZ_RUNS) runs"; \
+		$(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) \
+		    -artifact_prefix=$(FUZZ_BUILD)/ "$$scratch/$$t" \
+		    tests/fuzz/corpus/$$t 2>"$$scratch/$$t.log" || \
+		{ tail -40 "$$scratch/$$t.log"; exit 1; }; \
+	done
+
 install: build
 	meson configure $(BUILD) --prefix=$(PREFIX)
 	ninja -C $(BUILD)
@@ -63,4 +85,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

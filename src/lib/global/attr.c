@@ -40,7 +40,26 @@ static const struct attr_limits attr_default_limits = {
 	.max_attrs = ATTR_DEF_MAX_ATTRS,
 	.max_name = ATTR_DEF_MAX_NAME,
 	.max_value = ATTR_DEF_MAX_VALUE,
+	.max_total = ATTR_DEF_MAX_TOTAL,
 };
+
+/*
+ * The sum of the value lengths must stay within the limit, so a peer
+ * cannot make us hold max_attrs * max_value bytes.
+ */
+static int
+attr_total_check(unsigned long long n, size_t *total,
+    const struct attr_limits *lim, struct buf *why)
+{
+	size_t max = lim->max_total ? lim->max_total : ATTR_DEF_MAX_TOTAL;
+
+	if (n > max - *total) {
+		buf_printf(why, "message larger than %zu bytes", max);
+		return -1;
+	}
+	*total += (size_t)n;
+	return 0;
+}
 
 /* State of one netstring length being scanned. */
 struct attr_len {
@@ -269,7 +288,7 @@ attr_parse(struct attr_list *list, const char *data, size_t len,
 {
 	struct attr_pair *pair;
 	unsigned long long n;
-	size_t pos = 0, index, name_pos, name_len, avail;
+	size_t pos = 0, index, name_pos, name_len, avail, total = 0;
 	int ret;
 
 	if (lim == NULL)
@@ -322,6 +341,8 @@ attr_parse(struct attr_list *list, const char *data, size_t len,
 			goto out;
 		if ((ret = attr_len_check(n, lim->max_value, index, "value",
 		    why)) < 0)
+			goto out;
+		if ((ret = attr_total_check(n, &total, lim, why)) < 0)
 			goto out;
 		if (len - pos <= n) {
 			ret = 0;
@@ -545,7 +566,7 @@ attr_recv_pairs(struct stream *s, struct attr_list *list, bool *started,
 	struct attr_pair *pair;
 	struct buf name;
 	unsigned long long n;
-	size_t index;
+	size_t index, total = 0;
 	int ret = -1;
 
 	buf_init(&name, ATTR_DEF_MAX_NAME);
@@ -570,7 +591,8 @@ attr_recv_pairs(struct stream *s, struct attr_list *list, bool *started,
 		    || attr_name_check(name.data, name.len, index, why) < 0
 		    || attr_recv_len(s, &n, index, "value", started, why) < 0
 		    || attr_len_check(n, lim->max_value, index, "value",
-			why) < 0)
+			why) < 0
+		    || attr_total_check(n, &total, lim, why) < 0)
 			goto out;
 		pair = attr_list_add(list, name.data, name.len, (size_t)n);
 		if (attr_recv_bytes(s, &pair->value, (size_t)n, index, "value",

@@ -80,10 +80,12 @@ struct attr_limits {
 	size_t max_attrs;		/* default 1024 */
 	size_t max_name;		/* default 64 */
 	size_t max_value;		/* default 1 MiB */
+	size_t max_total;		/* all values; 0 = default 4 MiB */
 };
 #define ATTR_DEF_MAX_ATTRS	1024
 #define ATTR_DEF_MAX_NAME	64
 #define ATTR_DEF_MAX_VALUE	(1024 * 1024)
+#define ATTR_DEF_MAX_TOTAL	(4 * 1024 * 1024)
 
 struct attr_pair {
 	char *name;

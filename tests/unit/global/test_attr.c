@@ -212,6 +212,9 @@ test_malformed(void **state)
 	static const struct attr_limits small = {
 		.max_attrs = 2, .max_name = 4, .max_value = 5,
 	};
+	static const struct attr_limits total = {
+		.max_attrs = 10, .max_name = 4, .max_value = 5, .max_total = 8,
+	};
 	static const struct {
 		const char *label;
 		const char *in;
@@ -221,6 +224,10 @@ test_malformed(void **state)
 		const char *why;
 	} cases[] = {
 		{"empty input", BYTES(""), NULL, 0, ""},
+		{"values within total", BYTES("1:a,4:xxxx,1:b,4:yyyy,0:,"),
+		 &total, 25, ""},
+		{"values over total", BYTES("1:a,4:xxxx,1:b,4:yyyy,1:c,1:z,"),
+		 &total, -1, "message larger than 8 bytes"},
 		{"terminator only", BYTES("0:,"), NULL, 3, ""},
 		{"letter as length", BYTES("x:a,"), NULL, -1,
 		 "attribute 1: name length: unexpected byte 0x78"},
@@ -606,6 +613,43 @@ test_send_recv_big(void **state)
 	buf_fini(&got);
 }
 
+/* A peer may not make us hold more than ATTR_DEF_MAX_TOTAL bytes. */
+static void
+test_recv_over_total(void **state)
+{
+	struct stream *c, *s;
+	struct attr_list list;
+	struct buf big;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	buf_init(&big, ATTR_DEF_MAX_VALUE);
+	for (size_t i = 0; i < ATTR_DEF_MAX_VALUE; i++)
+		buf_putc(&big, 'x');
+	attr_list_init(&list);
+	make_pair(&c, &s);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		stream_free(s);
+		/* The reader stops early: our write may fail, as it should. */
+		(void)attr_send(c, A_DATA("a", big.data, big.len),
+		    A_DATA("b", big.data, big.len),
+		    A_DATA("c", big.data, big.len),
+		    A_DATA("d", big.data, big.len),
+		    A_DATA("e", big.data, big.len), A_END);
+		_exit(0);
+	}
+	stream_free(c);
+	assert_int_equal(attr_recv_message(s, &list), -1);
+	assert_true(list.count <= ATTR_DEF_MAX_TOTAL / ATTR_DEF_MAX_VALUE);
+	stream_free(s);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	attr_list_fini(&list);
+	buf_fini(&big);
+}
+
 int
 main(void)
 {
@@ -618,6 +662,7 @@ main(void)
 		cmocka_unit_test(test_send_recv),
 		cmocka_unit_test(test_recv_malformed),
 		cmocka_unit_test(test_send_recv_big),
+		cmocka_unit_test(test_recv_over_total),
 	};
 
 	log_init("test");
