@@ -102,7 +102,6 @@ petrel_abs_dir(const char *dir)
 	while (path.len > 1 && path.data[path.len - 1] == '/')
 		buf_truncate(&path, path.len - 1);
 	abs = buf_steal(&path);
-	buf_fini(&path);		/* buf_steal leaves an empty buffer */
 	return abs;
 }
 
@@ -124,21 +123,16 @@ petrel_getopt(int argc, char **argv, const char *opts)
 	return ch;
 }
 
-int
-main(int argc, char **argv)
+/* -c dir and -v, before or after the command name. */
+static void
+petrel_common_options(int argc, char **argv, const char **dir)
 {
-	const struct petrel_command *cmd = NULL;
-	const char *dir = NULL;
-	char *abs_dir;
-	size_t i;
-	int ch, status;
+	int ch;
 
-	log_init("petrel");
-	/* "+": stop at the command name; what follows is the command's. */
 	while ((ch = petrel_getopt(argc, argv, "+c:v")) != -1) {
 		switch (ch) {
 		case 'c':
-			dir = optarg;
+			*dir = optarg;
 			break;
 		case 'v':
 			msg_verbose++;
@@ -147,6 +141,20 @@ main(int argc, char **argv)
 			petrel_usage();
 		}
 	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct petrel_command *cmd = NULL;
+	const char *dir = NULL;
+	char *abs_dir;
+	size_t i;
+	int status;
+
+	log_init("petrel");
+	/* Stop at the command name; what follows is the command's. */
+	petrel_common_options(argc, argv, &dir);
 	if (optind >= argc)
 		petrel_usage();
 	for (i = 0; i < sizeof(petrel_commands) / sizeof(petrel_commands[0]);
@@ -166,18 +174,7 @@ main(int argc, char **argv)
 		return petrel_conf(dir, argc, argv);
 
 	optind = 0;			/* restart getopt (glibc) */
-	while ((ch = petrel_getopt(argc, argv, "+c:v")) != -1) {
-		switch (ch) {
-		case 'c':
-			dir = optarg;
-			break;
-		case 'v':
-			msg_verbose++;
-			break;
-		default:
-			petrel_usage();
-		}
-	}
+	petrel_common_options(argc, argv, &dir);
 	if (optind < argc) {
 		msg_error("%s: unexpected argument \"%s\"", cmd->name,
 		    argv[optind]);

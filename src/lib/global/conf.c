@@ -577,7 +577,6 @@ conf_exp_name(struct conf_exp *x, const char *name)
 		return NULL;
 	}
 	result = buf_steal(&val);
-	buf_fini(&val);			/* buf_steal leaves an empty buffer */
 	htable_put(done, name, result);
 	return result;
 }

@@ -148,7 +148,6 @@ param_ltext(long val)
 	buf_init(&b, 24);
 	buf_printf(&b, "%ld", val);
 	text = buf_steal(&b);
-	buf_fini(&b);			/* buf_steal leaves an empty buffer */
 	return text;
 }
 

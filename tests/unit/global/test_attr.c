@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,43 +41,6 @@
 		fail_msg("case \"%s\": got \"%s\", want \"%s\"", (label), \
 		    got_, want_); \
 } while (0)
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
-/* A string literal with its length (it may contain NULs). */
-#define BYTES(s)	(s), sizeof(s) - 1
-
-/* Diagnostics go to stderr; tests redirect it to a temporary file. */
-static FILE *capture_file;
-static int capture_saved = -1;
-
-static void
-capture_start(void)
-{
-	fflush(stderr);
-	capture_file = tmpfile();
-	assert_non_null(capture_file);
-	capture_saved = dup(STDERR_FILENO);
-	assert_true(capture_saved >= 0);
-	assert_true(dup2(fileno(capture_file), STDERR_FILENO) >= 0);
-}
-
-static char *
-capture_end(void)
-{
-	struct buf out;
-	char chunk[512];
-	size_t n;
-
-	fflush(stderr);
-	assert_true(dup2(capture_saved, STDERR_FILENO) >= 0);
-	close(capture_saved);
-	buf_init(&out, 512);
-	rewind(capture_file);
-	while ((n = fread(chunk, 1, sizeof(chunk), capture_file)) > 0)
-		buf_append(&out, chunk, n);
-	fclose(capture_file);
-	return buf_steal(&out);
-}
 
 /* Parse from a heap copy of exactly len bytes. */
 static ssize_t

@@ -18,6 +18,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -39,42 +41,29 @@
 
 #define PROG	"test_conf"
 
-static FILE *cap_file;
-static int cap_saved = -1;
-
+/* Capture diagnostics, counting errors afresh. */
 static void
-capture_start(void)
+diag_start(void)
 {
-	fflush(stderr);
 	msg_error_reset();
-	cap_file = tmpfile();
-	assert_non_null(cap_file);
-	cap_saved = dup(STDERR_FILENO);
-	assert_true(cap_saved >= 0);
-	assert_true(dup2(fileno(cap_file), STDERR_FILENO) >= 0);
+	capture_start();
 }
 
 /* Append the captured lines to out, without the program name. */
 static void
-capture_end(struct buf *out)
+diag_end(struct buf *out)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	const char *s;
+	char *text = capture_end(), *line, *next;
 
-	assert_true(dup2(cap_saved, STDERR_FILENO) >= 0);
-	close(cap_saved);
-	cap_saved = -1;
-	rewind(cap_file);
-	while (getline(&line, &cap, cap_file) > 0) {
-		s = line;
-		if (strncmp(s, PROG ": ", strlen(PROG ": ")) == 0)
-			s += strlen(PROG ": ");
-		buf_puts(out, s);
+	for (line = text; *line; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			next++;
+		if (strncmp(line, PROG ": ", strlen(PROG ": ")) == 0)
+			line += strlen(PROG ": ");
+		buf_append(out, line, (size_t)(next - line));
 	}
-	free(line);
-	fclose(cap_file);
-	cap_file = NULL;
+	free(text);
 }
 
 /* "name=value@line\n" for every entry, in order. */
@@ -177,10 +166,10 @@ test_syntax(void **state)
 		c = conf_new();
 		buf_reset(&got);
 		buf_reset(&diag);
-		capture_start();
+		diag_start();
 		errno = EINVAL;
 		rc = conf_read_text(c, tc->text, "main.cf");
-		capture_end(&diag);
+		diag_end(&diag);
 		if (rc != tc->rc)
 			fail_msg("%s: rc %d, want %d", tc->label, rc, tc->rc);
 		if (rc < 0 && errno != 0)
@@ -645,9 +634,9 @@ test_validate(void **state)
 		buf_reset(&diag);
 		param_init_defaults();
 		var_max_use = 12345;
-		capture_start();
+		diag_start();
 		errors = conf_validate(c, true);
-		capture_end(&diag);
+		diag_end(&diag);
 		if (errors != tc->errors)
 			fail_msg("%s: %d errors, want %d:\n%s", tc->label,
 			    errors, tc->errors, diag.data);
@@ -747,9 +736,9 @@ test_unknown(void **state)
 			fail_msg("%s: bad test configuration", tc->label);
 		extra = tc->extra ? argv_split(tc->extra, "|") : NULL;
 		buf_reset(&diag);
-		capture_start();
+		diag_start();
 		count = conf_check_unknown(c, tc->as_error, extra);
-		capture_end(&diag);
+		diag_end(&diag);
 		if (count != tc->count)
 			fail_msg("%s: %d reported, want %d", tc->label, count,
 			    tc->count);
@@ -761,9 +750,9 @@ test_unknown(void **state)
 	c = conf_new();
 	assert_int_equal(conf_set_override(c, "bogus=1", "command line", 0), 0);
 	buf_reset(&diag);
-	capture_start();
+	diag_start();
 	assert_int_equal(conf_check_unknown(c, false, NULL), 1);
-	capture_end(&diag);
+	diag_end(&diag);
 	assert_string_equal(diag.data,
 	    "warning: command line: unused parameter: bogus=1\n");
 	conf_free(c);
@@ -821,9 +810,9 @@ test_load(void **state)
 	argv_add(ov, "max_idle = 7");
 	argv_add(ov, "inet_interfaces=127.0.0.1");
 	param_init_defaults();
-	capture_start();
+	diag_start();
 	assert_int_equal(conf_load(dir, ov), 0);
-	capture_end(&diag);
+	diag_end(&diag);
 	assert_string_equal(diag.data, "");
 	assert_int_equal(var_max_use, 42);
 	assert_int_equal(var_max_idle, 7);
@@ -856,18 +845,18 @@ test_load(void **state)
 	argv_add(ov, "nonsense");
 	argv_add(ov, "max_use=0");
 	buf_reset(&diag);
-	capture_start();
+	diag_start();
 	assert_int_equal(conf_load(dir, ov), -1);
-	capture_end(&diag);
+	diag_end(&diag);
 	assert_string_equal(diag.data, "error: command line: bad override "
 	    "\"nonsense\" (expected name=value)\n");
 	argv_free(ov);
 	ov = argv_new();
 	argv_add(ov, "max_use=0");
 	buf_reset(&diag);
-	capture_start();
+	diag_start();
 	assert_int_equal(conf_load(dir, ov), -1);
-	capture_end(&diag);
+	diag_end(&diag);
 	assert_string_equal(diag.data, "error: command line: parameter "
 	    "max_use: bad value \"0\" (expected integer 1..1000000000)\n");
 	assert_int_equal(var_max_use, 42);	/* still the old one */
@@ -877,9 +866,9 @@ test_load(void **state)
 	/* Missing main.cf. */
 	dir = make_dir(NULL);
 	buf_reset(&diag);
-	capture_start();
+	diag_start();
 	assert_int_equal(conf_load(dir, NULL), -1);
-	capture_end(&diag);
+	diag_end(&diag);
 	buf_printf(&want, "error: open %s/main.cf: No such file or "
 	    "directory\n", dir);
 	assert_string_equal(diag.data, want.data);
@@ -889,9 +878,9 @@ test_load(void **state)
 	dir = make_dir("ok = 1\n bad\nmax_use = -3\n");
 	buf_reset(&diag);
 	buf_reset(&want);
-	capture_start();
+	diag_start();
 	assert_int_equal(conf_load(dir, NULL), -1);
-	capture_end(&diag);
+	diag_end(&diag);
 	buf_printf(&want, "error: %s/main.cf, line 3: parameter max_use: "
 	    "bad value \"-3\" (expected integer 1..1000000000)\n", dir);
 	assert_string_equal(diag.data, want.data);
@@ -899,9 +888,9 @@ test_load(void **state)
 	dir = make_dir(" bad\n");
 	buf_reset(&diag);
 	buf_reset(&want);
-	capture_start();
+	diag_start();
 	assert_int_equal(conf_load(dir, NULL), -1);
-	capture_end(&diag);
+	diag_end(&diag);
 	buf_printf(&want, "error: %s/main.cf, line 1: logical line must not "
 	    "start with whitespace\n", dir);
 	assert_string_equal(diag.data, want.data);
@@ -936,9 +925,9 @@ test_read_file(void **state)
 	/* A NUL byte in the file is an error on its line. */
 	assert_int_equal(file_write_atomic(path.data, nul_text,
 	    sizeof(nul_text) - 1, 0644), 0);
-	capture_start();
+	diag_start();
 	assert_int_equal(conf_read_file(c, path.data), -1);
-	capture_end(&diag);
+	diag_end(&diag);
 	assert_int_equal(errno, 0);
 	assert_non_null(strstr(diag.data, "main.cf, line 2: NUL character "
 	    "in line\n"));
@@ -963,9 +952,9 @@ golden_report(const char *text, struct buf *out)
 
 	buf_init(&val, 128);
 	buf_init(&why, 128);
-	capture_start();
+	diag_start();
 	rc = conf_read_text(c, text, "main.cf");
-	capture_end(out);
+	diag_end(out);
 	buf_printf(out, "read: %d\n", rc);
 	for (i = 0; i < conf_count(c); i++) {
 		e = conf_entry_at(c, i);
@@ -983,13 +972,13 @@ golden_report(const char *text, struct buf *out)
 			buf_printf(out, "expand: %s: error: %s\n", e->name,
 			    why.data);
 	}
-	capture_start();
+	diag_start();
 	rc = conf_validate(c, false);
-	capture_end(out);
+	diag_end(out);
 	buf_printf(out, "validate: %d\n", rc);
-	capture_start();
+	diag_start();
 	rc = conf_check_unknown(c, false, NULL);
-	capture_end(out);
+	diag_end(out);
 	buf_printf(out, "unknown: %d\n", rc);
 	conf_free(c);
 	buf_fini(&val);

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +22,6 @@
 #include <unistd.h>
 
 #include "buf.h"
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 enum op {
 	OP_END, OP_PUTS, OP_PUTC, OP_APPEND, OP_SET, OP_SETN, OP_RESET,

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +39,6 @@
 	if (!(cond)) \
 		fail_msg("case \"%s\": %s (errno %d)", (label), #cond, errno); \
 } while (0)
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 static char tmpdir[64];
 

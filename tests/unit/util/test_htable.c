@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +25,6 @@
 	if (!(cond)) \
 		fail_msg("step \"%s\": %s", (label), #cond); \
 } while (0)
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 static int val_a, val_b, val_c;
 

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +26,6 @@
 	if (!(cond)) \
 		fail_msg("case \"%s\": %s", (label), #cond); \
 } while (0)
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /*
  * Under AddressSanitizer an impossible malloc() aborts by default; we

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
@@ -28,8 +30,6 @@
 #include "buf.h"
 #include "log.h"
 #include "msg.h"
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 static char tmpdir[64];
 static char logpath[128];

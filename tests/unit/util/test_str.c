@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +25,6 @@
 	if (!(cond)) \
 		fail_msg("case \"%s\": %s", (label), #cond); \
 } while (0)
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 static void
 test_trim(void **state)

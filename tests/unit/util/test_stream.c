@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -46,8 +48,6 @@ static const char *const kind_name[] = {
 		fail_msg("%s, case \"%s\": %s", kind_name[kind], (label), \
 		    #cond); \
 } while (0)
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* fds[0] is the end we wrap in a stream (reading), fds[1] the peer. */
 static void

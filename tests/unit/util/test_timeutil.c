@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,8 +28,6 @@
 	if (!(cond)) \
 		fail_msg("case \"%s\": %s", (label), #cond); \
 } while (0)
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 static void
 test_parse_duration(void **state)
