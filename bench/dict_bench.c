@@ -1,0 +1,4 @@
+/*
+ * dict_bench.c - (to be written)
+ */
+int main(void) { return 0; }

@@ -1,0 +1,481 @@
+/*
+ * dict.c - lookup tables: registry, sharing, surrogates, change detection
+ *
+ * dict_open() parses "type:name", finds the type (hash: and btree: are
+ * lmdb:), and returns a shared table from the process cache or opens a
+ * new one. When opening fails, the caller gets a surrogate table whose
+ * every answer is DICT_TEMPFAIL with the reason, logged once here.
+ *
+ * The wrappers (dict_lookup() ...) do what every type would otherwise
+ * repeat: key length and NUL checks, case folding, refusing operations
+ * the type lacks, and checking that results hold no NUL byte.
+ * SECURITY: keys come from the network; they are bounded here before any
+ * type sees them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "dict.h"
+#include "dict_types.h"
+#include "htable.h"
+#include "mem.h"
+#include "msg.h"
+#include "str.h"
+
+#define DICT_MAX_TYPES	32
+
+static const struct dict_ops *dict_registry[DICT_MAX_TYPES] = {
+	&dict_texthash_ops,
+	&dict_lmdb_ops,
+	&dict_cdb_ops,
+	&dict_regexp_ops,
+	&dict_pcre_ops,
+	&dict_cidr_ops,
+	&dict_inline_ops,
+	&dict_static_ops,
+	&dict_unix_ops,
+	&dict_mysql_ops,
+	&dict_pgsql_ops,
+	&dict_sqlite_ops,
+};
+
+/* Names that mean another type, for Postfix configurations. */
+static const struct {
+	const char *alias;
+	const char *type;
+} dict_aliases[] = {
+	{"hash", "lmdb"},
+	{"btree", "lmdb"},
+};
+
+static struct htable *dict_cache;	/* cache key -> struct dict */
+
+/* Every table opened from a file, for dict_changed(). */
+static struct dict **dict_watched;
+static size_t dict_watch_count;
+
+int
+dict_register(const struct dict_ops *ops)
+{
+	size_t i;
+
+	for (i = 0; i < DICT_MAX_TYPES; i++) {
+		if (dict_registry[i] == NULL) {
+			dict_registry[i] = ops;
+			return 0;
+		}
+		if (strcmp(dict_registry[i]->type, ops->type) == 0)
+			return dict_registry[i] == ops ? 0 : -1;
+	}
+	return -1;
+}
+
+const struct dict_ops *
+dict_find_type(const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(dict_aliases) / sizeof(dict_aliases[0]); i++)
+		if (strcmp(type, dict_aliases[i].alias) == 0)
+			type = dict_aliases[i].type;
+	for (i = 0; i < DICT_MAX_TYPES && dict_registry[i]; i++)
+		if (strcmp(dict_registry[i]->type, type) == 0)
+			return dict_registry[i];
+	return NULL;
+}
+
+int
+dict_split_name(const char *type_name, struct buf *type, struct buf *name)
+{
+	const char *colon = strchr(type_name, ':');
+
+	if (colon == NULL || colon == type_name)
+		return -1;
+	buf_setn(type, type_name, (size_t)(colon - type_name));
+	buf_set(name, colon + 1);
+	return 0;
+}
+
+struct dict *
+dict_alloc(const struct dict_ops *ops, const char *name, int open_flags,
+    int dict_flags, size_t size)
+{
+	struct dict *d;
+	struct buf full;
+
+	if (size < sizeof(*d))
+		msg_panic("dict_alloc: size %zu too small", size);
+	d = xcalloc(1, size);
+	d->ops = ops;
+	d->type = xstrdup(ops->type);
+	d->name = xstrdup(name);
+	buf_init(&full, 64);
+	buf_printf(&full, "%s:%s", ops->type, name);
+	d->full_name = buf_steal(&full);
+	d->open_flags = open_flags;
+	d->dict_flags = dict_flags;
+	buf_init(&d->error, 0);
+	d->refcount = 1;
+	return d;
+}
+
+void
+dict_watch(struct dict *d, const char *path)
+{
+	if (stat(path, &d->watch_st) < 0)
+		return;
+	free(d->watch_path);
+	d->watch_path = xstrdup(path);
+	if (!d->watching) {
+		d->watching = true;
+		dict_watched = xreallocarray(dict_watched, dict_watch_count + 1,
+		    sizeof(*dict_watched));
+		dict_watched[dict_watch_count++] = d;
+	}
+}
+
+static void
+dict_unwatch(struct dict *d)
+{
+	size_t i;
+
+	if (!d->watching)
+		return;
+	for (i = 0; i < dict_watch_count; i++) {
+		if (dict_watched[i] == d) {
+			dict_watched[i] = dict_watched[--dict_watch_count];
+			break;
+		}
+	}
+	d->watching = false;
+}
+
+bool
+dict_changed(void)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < dict_watch_count; i++) {
+		const struct dict *d = dict_watched[i];
+
+		if (stat(d->watch_path, &st) < 0
+		    || st.st_dev != d->watch_st.st_dev
+		    || st.st_ino != d->watch_st.st_ino
+		    || st.st_size != d->watch_st.st_size
+		    || st.st_mtim.tv_sec != d->watch_st.st_mtim.tv_sec
+		    || st.st_mtim.tv_nsec != d->watch_st.st_mtim.tv_nsec) {
+			msg_info("table %s has changed -- restarting",
+			    d->full_name);
+			return true;
+		}
+	}
+	return false;
+}
+
+enum dict_result
+dict_tempfail(struct dict *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_reset(&d->error);
+	va_start(ap, fmt);
+	buf_vprintf(&d->error, fmt, ap);
+	va_end(ap);
+	return DICT_TEMPFAIL;
+}
+
+void
+dict_free(struct dict *d)
+{
+	dict_unwatch(d);
+	free(d->type);
+	free(d->name);
+	free(d->full_name);
+	free(d->watch_path);
+	free(d->cache_key);
+	buf_fini(&d->error);
+	free(d);
+}
+
+/* The surrogate: every request fails with the reason. */
+struct dict_surrogate {
+	struct dict d;
+	char *reason;
+};
+
+static enum dict_result
+dict_surrogate_lookup(struct dict *d, const char *key, struct buf *value)
+{
+	struct dict_surrogate *s = (struct dict_surrogate *)d;
+
+	(void)key;
+	(void)value;
+	return dict_tempfail(d, "%s", s->reason);
+}
+
+static enum dict_result
+dict_surrogate_update(struct dict *d, const char *key, const char *value)
+{
+	(void)value;
+	return dict_surrogate_lookup(d, key, NULL);
+}
+
+static enum dict_result
+dict_surrogate_delete(struct dict *d, const char *key)
+{
+	return dict_surrogate_lookup(d, key, NULL);
+}
+
+static enum dict_result
+dict_surrogate_iterate(struct dict *d, enum dict_seq seq, struct buf *key,
+    struct buf *value)
+{
+	(void)seq;
+	(void)key;
+	return dict_surrogate_lookup(d, NULL, value);
+}
+
+static int
+dict_surrogate_commit(struct dict *d, struct buf *why)
+{
+	buf_set(why, ((struct dict_surrogate *)d)->reason);
+	return -1;
+}
+
+static void
+dict_surrogate_close(struct dict *d)
+{
+	free(((struct dict_surrogate *)d)->reason);
+	dict_free(d);
+}
+
+static const struct dict_ops dict_surrogate_ops = {
+	.type = "surrogate",
+	.lookup = dict_surrogate_lookup,
+	.update = dict_surrogate_update,
+	.delete = dict_surrogate_delete,
+	.iterate = dict_surrogate_iterate,
+	.commit = dict_surrogate_commit,
+	.close = dict_surrogate_close,
+};
+
+struct dict *
+dict_surrogate(const char *type_name, int open_flags, int dict_flags,
+    const char *reason)
+{
+	struct dict_surrogate *s;
+	struct dict *d;
+
+	d = dict_alloc(&dict_surrogate_ops, type_name, open_flags, dict_flags,
+	    sizeof(*s));
+	/* Name it as the caller knows it, not "surrogate:..." */
+	free(d->full_name);
+	d->full_name = xstrdup(type_name);
+	s = (struct dict_surrogate *)d;
+	s->reason = xstrdup(reason);
+	buf_set(&d->error, reason);
+	return d;
+}
+
+bool
+dict_is_surrogate(const struct dict *d)
+{
+	return d->ops == &dict_surrogate_ops;
+}
+
+static char *
+dict_cache_key(const char *type_name, int open_flags, int dict_flags)
+{
+	struct buf key;
+
+	buf_init(&key, 64);
+	buf_printf(&key, "%d:%d:%s", open_flags, dict_flags, type_name);
+	return buf_steal(&key);
+}
+
+struct dict *
+dict_open_strict(const char *type_name, int open_flags, int dict_flags,
+    struct buf *why)
+{
+	const struct dict_ops *ops;
+	struct buf type, name;
+	struct dict *d = NULL;
+	char *key = NULL;
+
+	buf_reset(why);
+	if (!(dict_flags & DICT_FLAG_NO_CACHE)) {
+		key = dict_cache_key(type_name, open_flags, dict_flags);
+		if (dict_cache && (d = htable_get(dict_cache, key)) != NULL) {
+			d->refcount++;
+			free(key);
+			return d;
+		}
+	}
+	buf_init(&type, 16);
+	buf_init(&name, 64);
+	if (dict_split_name(type_name, &type, &name) < 0) {
+		buf_printf(why, "table \"%s\": expected type:name", type_name);
+	} else if ((ops = dict_find_type(type.data)) == NULL) {
+		buf_printf(why, "table \"%s\": unknown table type \"%s\"",
+		    type_name, type.data);
+	} else if ((d = ops->open(name.data, open_flags, dict_flags,
+	    why)) == NULL) {
+		if (why->len == 0)
+			buf_printf(why, "table %s: cannot open", type_name);
+	}
+	buf_fini(&type);
+	buf_fini(&name);
+	if (d == NULL) {
+		free(key);
+		return NULL;
+	}
+	if (key) {
+		if (dict_cache == NULL)
+			dict_cache = htable_new(16);
+		d->cache_key = key;
+		htable_put(dict_cache, key, d);
+	}
+	return d;
+}
+
+struct dict *
+dict_open(const char *type_name, int open_flags, int dict_flags)
+{
+	struct buf why;
+	struct dict *d;
+
+	buf_init(&why, 128);
+	d = dict_open_strict(type_name, open_flags, dict_flags, &why);
+	if (d == NULL) {
+		/* Logged once: later answers carry the reason quietly. */
+		msg_warn("%s", why.data);
+		d = dict_surrogate(type_name, open_flags, dict_flags,
+		    why.data);
+	}
+	buf_fini(&why);
+	return d;
+}
+
+/* Bound and fold a key; NULL after recording a temporary failure. */
+static const char *
+dict_key(struct dict *d, const char *key, struct buf *folded)
+{
+	size_t len = strlen(key);
+
+	if (len > DICT_MAX_KEY) {
+		dict_tempfail(d, "table %s: key of %zu bytes is longer than "
+		    "the limit of %d", d->full_name, len, DICT_MAX_KEY);
+		return NULL;
+	}
+	if (!(d->dict_flags & DICT_FLAG_FOLD))
+		return key;
+	buf_setn(folded, key, len);
+	str_lower(folded->data);
+	return folded->data;
+}
+
+static enum dict_result
+dict_unsupported(struct dict *d, const char *what)
+{
+	return dict_tempfail(d, "table %s: %s is not supported by this "
+	    "table type", d->full_name, what);
+}
+
+enum dict_result
+dict_lookup(struct dict *d, const char *key, struct buf *value)
+{
+	struct buf folded;
+	enum dict_result rc;
+	const char *k;
+
+	buf_init(&folded, 0);
+	if ((k = dict_key(d, key, &folded)) == NULL) {
+		rc = DICT_TEMPFAIL;
+	} else {
+		buf_reset(value);
+		rc = d->ops->lookup(d, k, value);
+		if (rc == DICT_FOUND && memchr(value->data, 0, value->len)) {
+			buf_reset(value);
+			rc = dict_tempfail(d, "table %s: the value for key "
+			    "\"%s\" contains a NUL byte", d->full_name, k);
+		}
+	}
+	if (rc == DICT_TEMPFAIL && !dict_is_surrogate(d))
+		msg_warn("%s", d->error.data);
+	buf_fini(&folded);
+	return rc;
+}
+
+enum dict_result
+dict_update(struct dict *d, const char *key, const char *value)
+{
+	struct buf folded;
+	enum dict_result rc;
+	const char *k;
+
+	if (d->ops->update == NULL)
+		return dict_unsupported(d, "update");
+	buf_init(&folded, 0);
+	k = dict_key(d, key, &folded);
+	rc = k ? d->ops->update(d, k, value) : DICT_TEMPFAIL;
+	buf_fini(&folded);
+	return rc;
+}
+
+enum dict_result
+dict_delete(struct dict *d, const char *key)
+{
+	struct buf folded;
+	enum dict_result rc;
+	const char *k;
+
+	if (d->ops->delete == NULL)
+		return dict_unsupported(d, "delete");
+	buf_init(&folded, 0);
+	k = dict_key(d, key, &folded);
+	rc = k ? d->ops->delete(d, k) : DICT_TEMPFAIL;
+	buf_fini(&folded);
+	return rc;
+}
+
+enum dict_result
+dict_iterate(struct dict *d, enum dict_seq seq, struct buf *key,
+    struct buf *value)
+{
+	if (d->ops->iterate == NULL)
+		return dict_unsupported(d, "iteration");
+	buf_reset(key);
+	buf_reset(value);
+	return d->ops->iterate(d, seq, key, value);
+}
+
+int
+dict_commit(struct dict *d, struct buf *why)
+{
+	buf_reset(why);
+	if (d->ops->commit == NULL)
+		return 0;		/* nothing to make visible */
+	return d->ops->commit(d, why);
+}
+
+void
+dict_close(struct dict *d)
+{
+	if (d == NULL || --d->refcount > 0)
+		return;
+	if (d->cache_key && dict_cache)
+		htable_delete(dict_cache, d->cache_key);
+	d->ops->close(d);
+}
+
+const char *
+dict_error(const struct dict *d)
+{
+	return d->error.data;
+}

@@ -1,0 +1,3 @@
+/*
+ * dict_pattern.c - (to be written)
+ */

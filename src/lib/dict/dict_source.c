@@ -1,0 +1,3 @@
+/*
+ * dict_source.c - (to be written)
+ */

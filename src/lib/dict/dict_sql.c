@@ -1,0 +1,3 @@
+/*
+ * dict_sql.c - (to be written)
+ */

@@ -1,0 +1,26 @@
+/*
+ * dict_types.h - the built-in table types (one dict_ops each)
+ *
+ * dict.c's registry lists them; each lives in its own dict_<type>.c.
+ * The proxy type lives in the global library and registers itself with
+ * dict_register().
+ */
+#ifndef PETREL_DICT_TYPES_H
+#define PETREL_DICT_TYPES_H
+
+#include "dict.h"
+
+extern const struct dict_ops dict_texthash_ops;
+extern const struct dict_ops dict_lmdb_ops;
+extern const struct dict_ops dict_cdb_ops;
+extern const struct dict_ops dict_regexp_ops;
+extern const struct dict_ops dict_pcre_ops;
+extern const struct dict_ops dict_cidr_ops;
+extern const struct dict_ops dict_inline_ops;
+extern const struct dict_ops dict_static_ops;
+extern const struct dict_ops dict_unix_ops;
+extern const struct dict_ops dict_mysql_ops;
+extern const struct dict_ops dict_pgsql_ops;
+extern const struct dict_ops dict_sqlite_ops;
+
+#endif

@@ -1,0 +1,3 @@
+/*
+ * dict_proxy.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * mail_addr_find.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * mkmap.c - (to be written)
+ */

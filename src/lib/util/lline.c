@@ -1,0 +1,3 @@
+/*
+ * lline.c - (to be written)
+ */

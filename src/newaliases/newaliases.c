@@ -1,0 +1,4 @@
+/*
+ * newaliases.c - (to be written)
+ */
+int main(void) { return 0; }

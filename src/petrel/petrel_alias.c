@@ -1,0 +1,3 @@
+/*
+ * petrel_alias.c - (to be written)
+ */

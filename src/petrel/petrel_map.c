@@ -1,0 +1,3 @@
+/*
+ * petrel_map.c - (to be written)
+ */

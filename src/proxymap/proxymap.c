@@ -1,0 +1,4 @@
+/*
+ * proxymap.c - (to be written)
+ */
+int main(void) { return 0; }

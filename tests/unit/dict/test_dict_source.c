@@ -1,0 +1,4 @@
+/*
+ * test_dict_source.c - (to be written)
+ */
+int main(void) { return 0; }

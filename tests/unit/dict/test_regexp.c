@@ -1,0 +1,4 @@
+/*
+ * test_regexp.c - (to be written)
+ */
+int main(void) { return 0; }
