@@ -11,6 +11,8 @@
  *	check		check main.cf, master.cf, queue directories, programs
  *	set-permissions	the same, also repairing directory owners and modes
  *	conf		print or edit parameters (petrel_conf.c)
+ *	map		build and query lookup tables (petrel_map.c)
+ *	alias		build and query alias tables (petrel_alias.c)
  *
  * The configuration directory is -c dir, else $MAIL_CONFIG, else the
  * compiled-in default; it is made absolute here because master and its
@@ -31,6 +33,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "dict_proxy.h"
 #include "log.h"
 #include "mem.h"
 #include "msg.h"
@@ -52,23 +55,39 @@ static const char petrel_usage_text[] =
     "                   -n only those set in main.cf, -h values only,\n"
     "                   -x expand $name)\n"
     "  conf [-c dir] -e name=value ...      edit main.cf\n"
-    "  conf [-c dir] -M [service[/type] ...]  print master.cf entries\n";
+    "  conf [-c dir] -M [service[/type] ...]  print master.cf entries\n"
+    "  map [-c dir] [-fNv] [type:]name ...  build tables from their "
+    "source files\n"
+    "  map [-c dir] [-fNv] -q key|- [type:]name ...  look up keys "
+    "(exit 0 found,\n"
+    "                   1 not found, 75 table unavailable)\n"
+    "  map [-c dir] [-fNv] -s [type:]name ...  print every entry\n"
+    "  map [-c dir] [-fNv] -d key|- [type:]name ...  delete keys\n"
+    "  map [-c dir] [-fNv] -i [type:]name ...  add entries from stdin\n"
+    "  alias [-c dir] [options] [[type:]name ...]  the same for alias "
+    "tables\n"
+    "                   (aliases(5) format; default: $alias_database)\n";
 
 /* A command that takes no arguments besides -c and -v. */
 typedef int (*petrel_simple_fn)(const char *dir);
+/* A command that parses its own options (dir may be NULL or relative). */
+typedef int (*petrel_args_fn)(const char *dir, int argc, char **argv);
 
 static const struct petrel_command {
 	const char *name;
-	petrel_simple_fn fn;		/* NULL: conf, which parses its own */
+	petrel_simple_fn fn;		/* NULL: args_fn parses its own */
+	petrel_args_fn args_fn;
 } petrel_commands[] = {
-	{"start", petrel_start},
-	{"stop", petrel_stop},
-	{"abort", petrel_abort},
-	{"reload", petrel_reload},
-	{"status", petrel_status},
-	{"check", petrel_check},
-	{"set-permissions", petrel_set_permissions},
-	{"conf", NULL},
+	{"start", petrel_start, NULL},
+	{"stop", petrel_stop, NULL},
+	{"abort", petrel_abort, NULL},
+	{"reload", petrel_reload, NULL},
+	{"status", petrel_status, NULL},
+	{"check", petrel_check, NULL},
+	{"set-permissions", petrel_set_permissions, NULL},
+	{"conf", NULL, petrel_conf},
+	{"map", NULL, petrel_map},
+	{"alias", NULL, petrel_alias},
 };
 
 void
@@ -153,6 +172,8 @@ main(int argc, char **argv)
 	int status;
 
 	log_init("petrel");
+	/* proxy: tables for petrel map (registration needs no main.cf). */
+	mail_dict_init();
 	/* Stop at the command name; what follows is the command's. */
 	petrel_common_options(argc, argv, &dir);
 	if (optind >= argc)
@@ -171,7 +192,7 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	if (cmd->fn == NULL)
-		return petrel_conf(dir, argc, argv);
+		return cmd->args_fn(dir, argc, argv);
 
 	optind = 0;			/* restart getopt (glibc) */
 	petrel_common_options(argc, argv, &dir);

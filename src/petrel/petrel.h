@@ -23,6 +23,15 @@ int petrel_getopt(int argc, char **argv, const char *opts);
 /* petrel_conf.c: `petrel conf [options] [args]`; argv[0] is "conf". */
 int petrel_conf(const char *dir, int argc, char **argv);
 
+/*
+ * petrel_map.c: `petrel map [options] [type:]name ...`; argv[0] is "map".
+ * petrel_map_main() is both it and, with format MKMAP_ALIAS (mkmap.h),
+ * `petrel alias` (petrel_alias.c).
+ */
+int petrel_map(const char *dir, int argc, char **argv);
+int petrel_map_main(const char *dir, int argc, char **argv, int format);
+int petrel_alias(const char *dir, int argc, char **argv);
+
 /* petrel_ctl.c */
 int petrel_start(const char *dir);
 int petrel_stop(const char *dir);

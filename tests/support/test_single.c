@@ -4,24 +4,32 @@
  * Run by master like any daemon (master.cf command "test-single").
  * Arguments: "tag=XXX" is echoed in the greeting; "fail-start" makes
  * post_init exit(1) and "crash-start" makes it abort(), for tests of
- * master's throttling. On each connection it writes
+ * master's throttling; "map=TYPE:NAME" opens that table in pre_init
+ * (before privileges drop), as a daemon opens its tables. On each
+ * connection it writes
  *
  *	ready service=S tag=T pid=P uid=U gid=G root_ino=I args=N
  *
  * (root_ino is the inode of "/", which shows a chroot; N counts the
  * arguments) and then answers one command per line: "ping" -> "pong
  * <pid>", "sleep N" -> "slept" after N seconds, "crash" -> abort(),
- * "exit N" -> exit(N), "quit" or end-of-file -> done. Anything else gets
- * "unknown command". After each client it logs "served client <n>".
+ * "exit N" -> exit(N), "lookup TYPE:NAME KEY" -> "found <value>",
+ * "notfound" or "tempfail <reason>", "quit" or end-of-file -> done.
+ * Anything else gets "unknown command". After each client it logs
+ * "served client <n>". Tables are opened with DICT_FLAG_FOLD and stay
+ * open: a lookup in a table that map= or an earlier lookup opened uses
+ * the same shared object, loaded when it was first opened.
  *
  * SECURITY: test code, but it still reads with a line limit and timeout.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "dict.h"
 #include "msg.h"
 #include "server.h"
 #include "str.h"
@@ -34,6 +42,56 @@
 
 static const char *test_tag = "none";
 static int test_served;
+
+/* Open a table for good (the process cache shares it). */
+static struct dict *
+test_open_map(const char *type_name)
+{
+	struct dict *d = dict_open(type_name, O_RDONLY, DICT_FLAG_FOLD);
+
+	/* Already open: drop the extra reference, the first one stays. */
+	if (d->refcount > 1)
+		dict_close(d);
+	return d;
+}
+
+static void
+test_pre_init(const char *service, char **argv)
+{
+	(void)service;
+	for (; *argv != NULL; argv++)
+		if (str_has_prefix(*argv, "map="))
+			(void)test_open_map(*argv + 4);
+}
+
+/* "lookup TYPE:NAME KEY" */
+static bool
+test_lookup(struct stream *s, char *args)
+{
+	struct buf value;
+	struct dict *d;
+	char *key;
+	int rc;
+
+	if ((key = strchr(args, ' ')) == NULL)
+		return stream_puts(s, "unknown command\n") == 0;
+	*key++ = 0;
+	d = test_open_map(args);
+	buf_init(&value, 64);
+	switch (dict_lookup(d, key, &value)) {
+	case DICT_FOUND:
+		rc = stream_printf(s, "found %s\n", value.data);
+		break;
+	case DICT_NOTFOUND:
+		rc = stream_puts(s, "notfound\n");
+		break;
+	default:
+		rc = stream_printf(s, "tempfail %s\n", dict_error(d));
+		break;
+	}
+	buf_fini(&value);
+	return rc == 0;
+}
 
 static void
 test_post_init(const char *service, char **argv)
@@ -61,6 +119,8 @@ test_command(struct stream *s, char *line)
 		return false;
 	if (strcmp(line, "crash") == 0)
 		abort();
+	if (str_has_prefix(line, "lookup "))
+		return test_lookup(s, line + 7);
 	if (str_has_prefix(line, "exit ") && str_to_int(line + 5, &n) == 0) {
 		(void)stream_flush(s);
 		exit(n);
@@ -112,6 +172,7 @@ out:
 static const struct single_server_spec test_spec = {
 	.name = "test-single",
 	.service = test_service,
+	.pre_init = test_pre_init,
 	.post_init = test_post_init,
 };
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "dict.h"
@@ -121,14 +122,23 @@ dict_alloc(const struct dict_ops *ops, const char *name, int open_flags,
 	d->dict_flags = dict_flags;
 	buf_init(&d->error, 0);
 	d->refcount = 1;
+	d->watch_fd = -1;
 	return d;
 }
 
 void
 dict_watch(struct dict *d, const char *path)
 {
-	if (stat(path, &d->watch_st) < 0)
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0 || fstat(fd, &d->watch_st) < 0) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
+	if (d->watch_fd >= 0)
+		close(d->watch_fd);
+	d->watch_fd = fd;
 	free(d->watch_path);
 	d->watch_path = xstrdup(path);
 	if (!d->watching) {
@@ -155,21 +165,36 @@ dict_unwatch(struct dict *d)
 	d->watching = false;
 }
 
+/*
+ * A table's file changed when it was modified in place (size or mtime of
+ * the open file), replaced or removed (the open file has no link left),
+ * or when the path now names another file. The path may not resolve at
+ * all inside a chroot jail; that alone is not a change.
+ */
+static bool
+dict_file_changed(const struct dict *d)
+{
+	struct stat st;
+
+	if (fstat(d->watch_fd, &st) < 0 || st.st_nlink == 0
+	    || st.st_size != d->watch_st.st_size
+	    || st.st_mtim.tv_sec != d->watch_st.st_mtim.tv_sec
+	    || st.st_mtim.tv_nsec != d->watch_st.st_mtim.tv_nsec)
+		return true;
+	return stat(d->watch_path, &st) == 0
+	    && (st.st_dev != d->watch_st.st_dev
+		|| st.st_ino != d->watch_st.st_ino);
+}
+
 bool
 dict_changed(void)
 {
-	struct stat st;
 	size_t i;
 
 	for (i = 0; i < dict_watch_count; i++) {
 		const struct dict *d = dict_watched[i];
 
-		if (stat(d->watch_path, &st) < 0
-		    || st.st_dev != d->watch_st.st_dev
-		    || st.st_ino != d->watch_st.st_ino
-		    || st.st_size != d->watch_st.st_size
-		    || st.st_mtim.tv_sec != d->watch_st.st_mtim.tv_sec
-		    || st.st_mtim.tv_nsec != d->watch_st.st_mtim.tv_nsec) {
+		if (dict_file_changed(d)) {
 			msg_info("table %s has changed -- restarting",
 			    d->full_name);
 			return true;
@@ -194,6 +219,8 @@ void
 dict_free(struct dict *d)
 {
 	dict_unwatch(d);
+	if (d->watch_fd >= 0)
+		close(d->watch_fd);
 	free(d->type);
 	free(d->name);
 	free(d->full_name);
@@ -334,6 +361,11 @@ dict_open_strict(const char *type_name, int open_flags, int dict_flags,
 	if (d == NULL) {
 		free(key);
 		return NULL;
+	}
+	/* Messages name the table as configured: hash:x, not lmdb:x. */
+	if (strcmp(d->full_name, type_name) != 0) {
+		free(d->full_name);
+		d->full_name = xstrdup(type_name);
 	}
 	if (key) {
 		if (dict_cache == NULL)

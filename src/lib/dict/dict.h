@@ -98,8 +98,12 @@ struct dict {
 	int open_flags;
 	int dict_flags;
 	struct buf error;		/* why the last DICT_TEMPFAIL */
-	/* Change detection: the file a table was loaded from, if any. */
+	/*
+	 * Change detection: the file a table was loaded from, if any, kept
+	 * open so that it can be checked after chroot(2) too.
+	 */
 	char *watch_path;
+	int watch_fd;
 	struct stat watch_st;
 	bool watching;
 	/* Sharing (dict.c). */

@@ -1,20 +1,749 @@
 /*
- * dict_lmdb.c - (to be written)
+ * dict_lmdb.c - lmdb: tables (also reached as hash: and btree:)
+ *
+ * lmdb:/etc/petrel/access is the file /etc/petrel/access.lmdb: one LMDB
+ * environment in a single file (MDB_NOSUBDIR) holding the unnamed
+ * database. File format: one LMDB key/data pair per entry; the key is
+ * the lookup key's bytes and the data the value's bytes, neither with a
+ * trailing NUL (Postfix's hash: files store one; ours are not shared
+ * with Postfix, and a key without it is what the dict layer hands us).
+ * A key is 1 to mdb_env_get_maxkeysize() (511) bytes; longer keys cannot
+ * be stored, so looking one up answers "not found".
+ *
+ * Readers open with MDB_RDONLY|MDB_NOLOCK|MDB_NOTLS, so no lock file is
+ * created or needed. With MDB_NOLOCK, LMDB leaves the coordination of
+ * readers and writers to us: each lookup runs a short read transaction
+ * under a shared flock(2) on the file, and each in-place change (open
+ * with O_RDWR: petrel map -i, -d) an exclusive one. A writer that fills
+ * the map doubles it; readers adopt the new size (MDB_MAP_RESIZED).
+ *
+ * Building (O_CREAT|O_TRUNC): entries go into a new file
+ * NAME.lmdb.<pid>.<random> beside the table, created with the old
+ * table's mode (and owner, as root), written without syncing in
+ * transactions of up to LMDB_BATCH_OPS changes. dict_commit() syncs it,
+ * renames it onto NAME.lmdb and syncs the directory, so a reader sees
+ * the old table or the new one, never a part of one; after that the
+ * table behaves as if opened O_RDWR. Closing without commit removes the
+ * file and leaves the old table alone. A process that has the old table
+ * open keeps its old file (rename gives the new one a new inode) until
+ * dict_changed() tells it to restart.
+ *
+ * A change that fills the map cannot be undone piecemeal: LMDB aborts
+ * the transaction. So the changes of the open transaction are also kept
+ * in memory (the log); after doubling the map they are replayed in a new
+ * transaction. Replaying is exact because each logged change is "key
+ * now has this value" or "key is gone".
+ *
+ * Duplicates: update() stores a new key and answers DICT_NOTFOUND; for a
+ * key that exists it replaces the value with DICT_FLAG_DUP_REPLACE, else
+ * keeps the first, and answers DICT_FOUND either way. An update or
+ * delete ends an iteration in progress.
+ *
+ * SECURITY: tables are administrator files; lookup keys come from the
+ * network but are bounded by dict.c and by the key size check here.
  */
-#include "dict_types.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-/* Placeholder until the type is written: every open fails. */
+#include "buf.h"
+#include "dict.h"
+#include "dict_lmdb.h"
+#include "dict_types.h"
+#include "file.h"
+#include "mem.h"
+#include "msg.h"
+
+#define LMDB_SUFFIX		".lmdb"
+/* A build commits after this many changes or bytes (bounds the log). */
+#define LMDB_BATCH_OPS		4096
+#define LMDB_BATCH_BYTES	((size_t)4 * 1024 * 1024)
+/* How many temporary names to try; how often to retry a racing open. */
+#define LMDB_TEMP_TRIES		16
+#define LMDB_OPEN_TRIES		4
+
+static size_t dict_lmdb_map_size = DICT_LMDB_MAP_SIZE;
+
+void
+dict_lmdb_set_map_size(size_t size)
+{
+	if (size > 0)
+		dict_lmdb_map_size = size;
+}
+
+enum lmdb_mode {
+	LMDB_READ,		/* O_RDONLY */
+	LMDB_WRITE,		/* O_RDWR: changes in place */
+	LMDB_CREATE,		/* O_CREAT|O_TRUNC: a new file until commit */
+};
+
+/* One change of the open write transaction; value NULL deletes. */
+struct lmdb_change {
+	char *key;
+	char *value;
+};
+
+struct dict_lmdb {
+	struct dict d;
+	enum lmdb_mode mode;
+	MDB_env *env;
+	MDB_dbi dbi;
+	int lock_fd;		/* our own descriptor of the file, for flock */
+	char *path;		/* NAME.lmdb */
+	char *temp_path;	/* LMDB_CREATE until commit: the new file */
+	size_t map_size;
+	size_t max_key;
+	/* Writing: the open transaction and what it holds (see above). */
+	MDB_txn *wtxn;
+	struct lmdb_change *log;
+	size_t log_len;
+	size_t log_cap;
+	size_t log_bytes;
+	bool broken;		/* a build write failed: refuse to commit */
+	/* Iteration. */
+	MDB_txn *itxn;
+	MDB_cursor *cursor;
+};
+
+static enum dict_result
+lmdb_fail(struct dict_lmdb *l, const char *what, int rc)
+{
+	return dict_tempfail(&l->d, "table %s: %s %s: %s", l->d.full_name,
+	    what, l->temp_path ? l->temp_path : l->path, mdb_strerror(rc));
+}
+
+/* flock(2) our descriptor; a file being built is private: no locks. */
+static int
+lmdb_flock(struct dict_lmdb *l, int op)
+{
+	if (l->mode == LMDB_CREATE)
+		return 0;
+	while (flock(l->lock_fd, op) < 0)
+		if (errno != EINTR)
+			return errno;
+	return 0;
+}
+
+static bool
+lmdb_key(const struct dict_lmdb *l, const char *key, MDB_val *k)
+{
+	k->mv_size = strlen(key);
+	k->mv_data = (void *)key;
+	return k->mv_size > 0 && k->mv_size <= l->max_key;
+}
+
+/*
+ * Iteration
+ */
+static void
+lmdb_iter_end(struct dict_lmdb *l)
+{
+	if (l->cursor) {
+		mdb_cursor_close(l->cursor);
+		l->cursor = NULL;
+	}
+	if (l->itxn) {
+		mdb_txn_abort(l->itxn);
+		l->itxn = NULL;
+		(void)lmdb_flock(l, LOCK_UN);
+	}
+}
+
+/* A transaction to read in: one already open, else a new one (*own). */
+static int
+lmdb_read_begin(struct dict_lmdb *l, MDB_txn **txn, bool *own)
+{
+	int rc;
+
+	*own = false;
+	if ((*txn = l->wtxn ? l->wtxn : l->itxn) != NULL)
+		return 0;
+	if ((rc = lmdb_flock(l, LOCK_SH)) != 0)
+		return rc;
+	rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, txn);
+	if (rc == MDB_MAP_RESIZED) {
+		/* A writer grew the file beyond our map: adopt its size. */
+		if ((rc = mdb_env_set_mapsize(l->env, 0)) == 0)
+			rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, txn);
+	}
+	if (rc != 0) {
+		(void)lmdb_flock(l, LOCK_UN);
+		return rc;
+	}
+	*own = true;
+	return 0;
+}
+
+static void
+lmdb_read_end(struct dict_lmdb *l, MDB_txn *txn, bool own)
+{
+	if (own) {
+		mdb_txn_abort(txn);
+		(void)lmdb_flock(l, LOCK_UN);
+	}
+}
+
+/*
+ * Writing
+ */
+static void
+lmdb_log_clear(struct dict_lmdb *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->log_len; i++) {
+		free(l->log[i].key);
+		free(l->log[i].value);
+	}
+	l->log_len = 0;
+	l->log_bytes = 0;
+}
+
+static void
+lmdb_log_add(struct dict_lmdb *l, const char *key, const char *value)
+{
+	struct lmdb_change *c;
+
+	if (l->log_len == l->log_cap) {
+		l->log_cap = l->log_cap ? 2 * l->log_cap : 64;
+		l->log = xreallocarray(l->log, l->log_cap, sizeof(*l->log));
+	}
+	c = &l->log[l->log_len++];
+	c->key = xstrdup(key);
+	c->value = value ? xstrdup(value) : NULL;
+	/* Cannot overflow: both strings are in memory already. */
+	l->log_bytes += strlen(key) + (value ? strlen(value) : 0);
+}
+
+/*
+ * Apply one change: 0 (done; *existed says whether the key was there),
+ * MDB_KEYEXIST (kept the first), MDB_NOTFOUND (nothing to delete), or
+ * an LMDB error (MDB_MAP_FULL among them).
+ */
+static int
+lmdb_apply(struct dict_lmdb *l, MDB_txn *txn, const char *key,
+    const char *value, bool replace, bool *existed)
+{
+	MDB_val k, v;
+	int rc;
+
+	*existed = false;
+	(void)lmdb_key(l, key, &k);
+	if (value == NULL)
+		return mdb_del(txn, l->dbi, &k, NULL);
+	v.mv_size = strlen(value);
+	v.mv_data = (void *)value;
+	rc = mdb_put(txn, l->dbi, &k, &v, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST && replace) {
+		*existed = true;
+		/* MDB_KEYEXIST pointed v at the old value. */
+		v.mv_size = strlen(value);
+		v.mv_data = (void *)value;
+		rc = mdb_put(txn, l->dbi, &k, &v, 0);
+	}
+	return rc;
+}
+
+/*
+ * The map is full: the transaction is lost. Double the map and replay
+ * the log in a new transaction, as often as needed.
+ */
+static int
+lmdb_grow(struct dict_lmdb *l)
+{
+	size_t i, size;
+	bool existed;
+	int rc;
+
+	for (;;) {
+		if (l->wtxn) {
+			mdb_txn_abort(l->wtxn);
+			l->wtxn = NULL;
+		}
+		if (__builtin_mul_overflow(l->map_size, 2, &size))
+			return ENOMEM;
+		if ((rc = mdb_env_set_mapsize(l->env, size)) != 0)
+			return rc;
+		l->map_size = size;
+		if (msg_verbose)
+			msg_info("table %s: map size now %zu bytes",
+			    l->d.full_name, size);
+		if ((rc = mdb_txn_begin(l->env, NULL, 0, &l->wtxn)) != 0)
+			return rc;
+		for (i = 0; i < l->log_len && rc == 0; i++) {
+			rc = lmdb_apply(l, l->wtxn, l->log[i].key,
+			    l->log[i].value, true, &existed);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+		}
+		if (rc != MDB_MAP_FULL)
+			return rc;
+	}
+}
+
+/* Commit the open write transaction (growing the map if need be). */
+static int
+lmdb_flush(struct dict_lmdb *l)
+{
+	int rc;
+
+	while (l->wtxn != NULL) {
+		rc = mdb_txn_commit(l->wtxn);
+		l->wtxn = NULL;		/* freed, committed or not */
+		if (rc == MDB_MAP_FULL)
+			rc = lmdb_grow(l);
+		if (rc != 0)
+			return rc;
+	}
+	lmdb_log_clear(l);
+	return 0;
+}
+
+/* After a failed write: drop the transaction; a build is spoiled. */
+static void
+lmdb_write_failed(struct dict_lmdb *l)
+{
+	if (l->wtxn) {
+		mdb_txn_abort(l->wtxn);
+		l->wtxn = NULL;
+	}
+	lmdb_log_clear(l);
+	if (l->mode == LMDB_CREATE)
+		l->broken = true;
+}
+
+/*
+ * One change (value NULL: delete). Returns 0 (a new key stored, or a
+ * key deleted), MDB_KEYEXIST (the key existed: replaced or kept),
+ * MDB_NOTFOUND (nothing to delete) or an error.
+ */
+static int
+lmdb_change(struct dict_lmdb *l, const char *key, const char *value)
+{
+	bool replace = (l->d.dict_flags & DICT_FLAG_DUP_REPLACE) != 0;
+	bool existed = false;
+	int rc;
+
+	lmdb_iter_end(l);
+	if ((rc = lmdb_flock(l, LOCK_EX)) != 0)
+		return rc;
+	if (l->wtxn == NULL
+	    && (rc = mdb_txn_begin(l->env, NULL, 0, &l->wtxn)) != 0)
+		goto out;
+	while ((rc = lmdb_apply(l, l->wtxn, key, value, replace,
+	    &existed)) == MDB_MAP_FULL)
+		if ((rc = lmdb_grow(l)) != 0)
+			goto out;
+	if (rc == 0) {
+		lmdb_log_add(l, key, value);
+		if (l->mode != LMDB_CREATE || l->log_len >= LMDB_BATCH_OPS
+		    || l->log_bytes >= LMDB_BATCH_BYTES)
+			rc = lmdb_flush(l);
+	}
+out:
+	if (rc != 0 && rc != MDB_KEYEXIST && rc != MDB_NOTFOUND)
+		lmdb_write_failed(l);
+	if (l->mode != LMDB_CREATE) {
+		/* Nothing changed (kept, not found): end it all the same. */
+		if (l->wtxn) {
+			mdb_txn_abort(l->wtxn);
+			l->wtxn = NULL;
+		}
+		lmdb_log_clear(l);
+		(void)lmdb_flock(l, LOCK_UN);
+	}
+	if (rc == 0 && existed)
+		rc = MDB_KEYEXIST;
+	return rc;
+}
+
+/*
+ * The dict_ops
+ */
+static enum dict_result
+dict_lmdb_lookup(struct dict *d, const char *key, struct buf *value)
+{
+	struct dict_lmdb *l = (struct dict_lmdb *)d;
+	MDB_txn *txn;
+	MDB_val k, v;
+	bool own;
+	int rc;
+
+	if (!lmdb_key(l, key, &k))
+		return DICT_NOTFOUND;	/* cannot have been stored */
+	if ((rc = lmdb_read_begin(l, &txn, &own)) != 0)
+		return lmdb_fail(l, "read", rc);
+	if ((rc = mdb_get(txn, l->dbi, &k, &v)) == 0)
+		buf_setn(value, v.mv_data, v.mv_size);
+	lmdb_read_end(l, txn, own);
+	if (rc == MDB_NOTFOUND)
+		return DICT_NOTFOUND;
+	if (rc != 0)
+		return lmdb_fail(l, "read", rc);
+	return DICT_FOUND;
+}
+
+static enum dict_result
+lmdb_check_writable(struct dict_lmdb *l)
+{
+	if (l->mode == LMDB_READ)
+		return dict_tempfail(&l->d, "table %s: opened read-only",
+		    l->d.full_name);
+	if (l->broken)
+		return dict_tempfail(&l->d, "table %s: an earlier write "
+		    "failed", l->d.full_name);
+	return DICT_FOUND;
+}
+
+static enum dict_result
+dict_lmdb_update(struct dict *d, const char *key, const char *value)
+{
+	struct dict_lmdb *l = (struct dict_lmdb *)d;
+	MDB_val k;
+	int rc;
+
+	if (lmdb_check_writable(l) == DICT_TEMPFAIL)
+		return DICT_TEMPFAIL;
+	if (!lmdb_key(l, key, &k))
+		return dict_tempfail(d, "table %s: cannot store a key of %zu "
+		    "bytes (LMDB keys are 1 to %zu bytes)", d->full_name,
+		    k.mv_size, l->max_key);
+	switch (rc = lmdb_change(l, key, value)) {
+	case 0:
+		return DICT_NOTFOUND;
+	case MDB_KEYEXIST:
+		return DICT_FOUND;
+	default:
+		return lmdb_fail(l, "write", rc);
+	}
+}
+
+static enum dict_result
+dict_lmdb_delete(struct dict *d, const char *key)
+{
+	struct dict_lmdb *l = (struct dict_lmdb *)d;
+	MDB_val k;
+	int rc;
+
+	if (lmdb_check_writable(l) == DICT_TEMPFAIL)
+		return DICT_TEMPFAIL;
+	if (!lmdb_key(l, key, &k))
+		return DICT_NOTFOUND;
+	switch (rc = lmdb_change(l, key, NULL)) {
+	case 0:
+		return DICT_FOUND;
+	case MDB_NOTFOUND:
+		return DICT_NOTFOUND;
+	default:
+		return lmdb_fail(l, "write", rc);
+	}
+}
+
+static enum dict_result
+dict_lmdb_iterate(struct dict *d, enum dict_seq seq, struct buf *key,
+    struct buf *value)
+{
+	struct dict_lmdb *l = (struct dict_lmdb *)d;
+	MDB_cursor_op op = MDB_NEXT;
+	MDB_val k, v;
+	bool own;
+	int rc;
+
+	if (seq == DICT_SEQ_FIRST) {
+		lmdb_iter_end(l);
+		/* A build's pending batch first, so a cursor sees it all. */
+		if (l->mode == LMDB_CREATE && (rc = lmdb_flush(l)) != 0) {
+			lmdb_write_failed(l);
+			return lmdb_fail(l, "write", rc);
+		}
+		if ((rc = lmdb_read_begin(l, &l->itxn, &own)) != 0) {
+			l->itxn = NULL;
+			return lmdb_fail(l, "read", rc);
+		}
+		if ((rc = mdb_cursor_open(l->itxn, l->dbi, &l->cursor)) != 0) {
+			l->cursor = NULL;
+			lmdb_iter_end(l);
+			return lmdb_fail(l, "read", rc);
+		}
+		op = MDB_FIRST;
+	} else if (l->cursor == NULL) {
+		return DICT_NOTFOUND;	/* ended, or never started */
+	}
+	rc = mdb_cursor_get(l->cursor, &k, &v, op);
+	if (rc != 0) {
+		lmdb_iter_end(l);
+		return rc == MDB_NOTFOUND ? DICT_NOTFOUND
+		    : lmdb_fail(l, "read", rc);
+	}
+	buf_setn(key, k.mv_data, k.mv_size);
+	buf_setn(value, v.mv_data, v.mv_size);
+	return DICT_FOUND;
+}
+
+static int
+dict_lmdb_commit(struct dict *d, struct buf *why)
+{
+	struct dict_lmdb *l = (struct dict_lmdb *)d;
+	int rc;
+
+	if (l->mode != LMDB_CREATE)
+		return 0;		/* changes in place are committed */
+	lmdb_iter_end(l);
+	if (l->broken) {
+		buf_printf(why, "table %s: not committed after a write error",
+		    d->full_name);
+		return -1;
+	}
+	if ((rc = lmdb_flush(l)) != 0 || (rc = mdb_env_sync(l->env, 1)) != 0) {
+		lmdb_write_failed(l);
+		buf_printf(why, "table %s: write %s: %s", d->full_name,
+		    l->temp_path, mdb_strerror(rc));
+		return -1;
+	}
+	if (rename(l->temp_path, l->path) < 0) {
+		buf_printf(why, "table %s: rename %s to %s: %s", d->full_name,
+		    l->temp_path, l->path, strerror(errno));
+		l->broken = true;
+		return -1;
+	}
+	free(l->temp_path);
+	l->temp_path = NULL;
+	/* From here on, our descriptor names the live table. */
+	l->mode = LMDB_WRITE;
+	(void)mdb_env_set_flags(l->env, MDB_NOSYNC, 0);
+	if (file_sync_dir(l->path) < 0) {
+		buf_printf(why, "table %s: sync the directory of %s: %s",
+		    d->full_name, l->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+dict_lmdb_close(struct dict *d)
+{
+	struct dict_lmdb *l = (struct dict_lmdb *)d;
+
+	lmdb_iter_end(l);
+	if (l->wtxn)
+		mdb_txn_abort(l->wtxn);
+	lmdb_log_clear(l);
+	free(l->log);
+	if (l->env)
+		mdb_env_close(l->env);
+	if (l->temp_path) {
+		(void)unlink(l->temp_path);	/* a build not committed */
+		free(l->temp_path);
+	}
+	if (l->lock_fd >= 0)
+		(void)close(l->lock_fd);
+	free(l->path);
+	dict_free(d);
+}
+
+/*
+ * Opening
+ */
+
+/* Create the LMDB environment on path and open the unnamed database. */
+static int
+lmdb_env_open(struct dict_lmdb *l, const char *path, unsigned flags,
+    struct buf *why)
+{
+	MDB_envinfo info;
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_env_create(&l->env)) != 0) {
+		l->env = NULL;
+		goto fail;
+	}
+	if (l->mode != LMDB_READ
+	    && (rc = mdb_env_set_mapsize(l->env, dict_lmdb_map_size)) != 0)
+		goto fail;
+	if ((rc = mdb_env_open(l->env, path, flags | MDB_NOSUBDIR, 0644)) != 0)
+		goto fail;
+	if ((rc = mdb_txn_begin(l->env, NULL, flags & MDB_RDONLY, &txn)) != 0)
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &l->dbi)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0
+	    || (rc = mdb_env_info(l->env, &info)) != 0)
+		goto fail;
+	l->map_size = info.me_mapsize;
+	l->max_key = (size_t)mdb_env_get_maxkeysize(l->env);
+	return 0;
+
+fail:
+	buf_printf(why, "open %s: %s", path, mdb_strerror(rc));
+	if (l->env) {
+		mdb_env_close(l->env);
+		l->env = NULL;
+	}
+	return -1;
+}
+
+/*
+ * Open the table file for reading or changing in place: our own
+ * descriptor (for flock and a clear "No such file" message), then the
+ * environment under a lock, checking that both name the same file (a
+ * rebuild may rename a new one into place in between).
+ */
+static int
+lmdb_open_existing(struct dict_lmdb *l, int open_flags, struct buf *why)
+{
+	bool rdonly = l->mode == LMDB_READ;
+	struct stat st, est;
+	int tries, rc, efd;
+
+	for (tries = 0;; tries++) {
+		l->lock_fd = open(l->path, (rdonly ? O_RDONLY : O_RDWR)
+		    | (open_flags & O_CREAT) | O_CLOEXEC | O_NOCTTY, 0644);
+		if (l->lock_fd < 0) {
+			buf_printf(why, "open %s: %s", l->path,
+			    strerror(errno));
+			return -1;
+		}
+		if (fstat(l->lock_fd, &st) < 0) {
+			buf_printf(why, "open %s: %s", l->path,
+			    strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			buf_printf(why, "open %s: not a regular file",
+			    l->path);
+			return -1;
+		}
+		if (rdonly && st.st_size == 0) {
+			buf_printf(why, "open %s: empty file, not an LMDB "
+			    "table", l->path);
+			return -1;
+		}
+		if ((rc = lmdb_flock(l, rdonly ? LOCK_SH : LOCK_EX)) != 0) {
+			buf_printf(why, "lock %s: %s", l->path,
+			    mdb_strerror(rc));
+			return -1;
+		}
+		rc = lmdb_env_open(l, l->path, rdonly ? MDB_RDONLY | MDB_NOLOCK
+		    | MDB_NOTLS : MDB_NOLOCK, why);
+		(void)lmdb_flock(l, LOCK_UN);
+		if (rc < 0)
+			return -1;
+		if (mdb_env_get_fd(l->env, &efd) == 0 && fstat(efd, &est) == 0
+		    && est.st_dev == st.st_dev && est.st_ino == st.st_ino)
+			return 0;
+		mdb_env_close(l->env);
+		l->env = NULL;
+		(void)close(l->lock_fd);
+		l->lock_fd = -1;
+		if (tries + 1 >= LMDB_OPEN_TRIES) {
+			buf_printf(why, "open %s: the file keeps being "
+			    "replaced", l->path);
+			return -1;
+		}
+	}
+}
+
+/*
+ * A new file beside the table for a build, with the old table's mode
+ * (and, as root, its owner), so a protected table stays protected.
+ */
+static int
+lmdb_open_new(struct dict_lmdb *l, struct buf *why)
+{
+	struct buf temp;
+	struct stat old;
+	uint32_t rnd;
+	int tries;
+
+	buf_init(&temp, strlen(l->path) + 32);
+	for (tries = 0; tries < LMDB_TEMP_TRIES; tries++) {
+		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK)
+		    != (ssize_t)sizeof(rnd))
+			rnd = (uint32_t)random() ^ (uint32_t)tries;
+		buf_reset(&temp);
+		buf_printf(&temp, "%s.%ld.%08x", l->path, (long)getpid(),
+		    (unsigned)rnd);
+		l->lock_fd = open(temp.data, O_RDWR | O_CREAT | O_EXCL
+		    | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+		if (l->lock_fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (l->lock_fd < 0) {
+		buf_printf(why, "create %s: %s", temp.data, strerror(errno));
+		buf_fini(&temp);
+		return -1;
+	}
+	l->temp_path = buf_steal(&temp);
+	if (stat(l->path, &old) == 0 && S_ISREG(old.st_mode)
+	    && ((geteuid() == 0
+	    && fchown(l->lock_fd, old.st_uid, old.st_gid) < 0)
+	    || fchmod(l->lock_fd, old.st_mode & 0777) < 0)) {
+		buf_printf(why, "set owner and mode of %s: %s", l->temp_path,
+		    strerror(errno));
+		return -1;
+	}
+	/* Each batch is not synced; commit syncs the whole file once. */
+	return lmdb_env_open(l, l->temp_path, MDB_NOLOCK | MDB_NOSYNC, why);
+}
+
 static struct dict *
 dict_lmdb_open(const char *name, int open_flags, int dict_flags,
     struct buf *why)
 {
-	(void)open_flags;
-	(void)dict_flags;
-	buf_printf(why, "table lmdb:%s: type not yet available", name);
-	return NULL;
+	struct dict_lmdb *l;
+	struct buf path;
+	int rc;
+
+	l = (struct dict_lmdb *)dict_alloc(&dict_lmdb_ops, name, open_flags,
+	    dict_flags, sizeof(*l));
+	l->lock_fd = -1;
+	buf_init(&path, strlen(name) + sizeof(LMDB_SUFFIX));
+	buf_printf(&path, "%s%s", name, LMDB_SUFFIX);
+	l->path = buf_steal(&path);
+	if ((open_flags & O_ACCMODE) == O_RDONLY)
+		l->mode = LMDB_READ;
+	else if ((open_flags & (O_CREAT | O_TRUNC)) == (O_CREAT | O_TRUNC))
+		l->mode = LMDB_CREATE;
+	else
+		l->mode = LMDB_WRITE;
+	if (l->mode == LMDB_CREATE) {
+		rc = lmdb_open_new(l, why);
+	} else {
+		/*
+		 * Watch first: if the file is replaced between here and the
+		 * open, the change is noticed (once too often, never too
+		 * seldom).
+		 */
+		if (l->mode == LMDB_READ)
+			dict_watch(&l->d, l->path);
+		rc = lmdb_open_existing(l, open_flags, why);
+	}
+	if (rc < 0) {
+		dict_lmdb_close(&l->d);
+		return NULL;
+	}
+	return &l->d;
 }
 
 const struct dict_ops dict_lmdb_ops = {
 	.type = "lmdb",
 	.open = dict_lmdb_open,
+	.lookup = dict_lmdb_lookup,
+	.update = dict_lmdb_update,
+	.delete = dict_lmdb_delete,
+	.iterate = dict_lmdb_iterate,
+	.commit = dict_lmdb_commit,
+	.close = dict_lmdb_close,
 };

@@ -1,20 +1,157 @@
 /*
- * dict_regexp.c - (to be written)
+ * dict_regexp.c - regexp: tables, POSIX regular expressions
+ *
+ * regexp:/etc/petrel/header_checks is a pattern file as regexp_table(5)
+ * describes, read and tried by dict_pattern.c; this file is the engine:
+ * regcomp(3) and regexec(3). Flags after the closing delimiter each
+ * toggle a regcomp option: i case-insensitive (REG_ICASE, on by
+ * default), x extended syntax (REG_EXTENDED, on by default), m
+ * multi-line (REG_NEWLINE, off by default). This engine alone allows
+ * "/pattern1/flags!/pattern2/flags result": pattern1 must match and
+ * pattern2 must not.
+ *
+ * SECURITY: keys come from the network. The POSIX interface offers no
+ * work limit. glibc matches without backtracking except for
+ * back-references (\1), which can be slow on hostile keys; the key
+ * length is bounded by dict.c (DICT_MAX_KEY). Tables whose patterns
+ * need back-references are safer as pcre:, which has a match limit.
  */
-#include "dict_types.h"
+#include <limits.h>
+#include <regex.h>
+#include <stdlib.h>
 
-/* Placeholder until the type is written: every open fails. */
+#include "buf.h"
+#include "dict.h"
+#include "dict_pattern.h"
+#include "dict_types.h"
+#include "mem.h"
+#include "str.h"
+
+struct regexp_pat {
+	regex_t re;
+	regmatch_t *m;			/* re_nsub + 1, when groups are used */
+	size_t nm;
+};
+
+/* Append regerror()'s text for err to out. */
+static void
+regexp_error_text(struct buf *out, int err, const regex_t *re)
+{
+	size_t need = regerror(err, re, NULL, 0);
+	char *text = xmalloc(need ? need : 1);
+
+	text[0] = '\0';
+	regerror(err, re, text, need);
+	buf_puts(out, text);
+	free(text);
+}
+
+static void *
+regexp_compile(const char *pattern, const char *flags, bool groups,
+    int *ngroups, struct buf *why)
+{
+	struct regexp_pat *p;
+	int cflags = REG_ICASE | REG_EXTENDED;
+	const char *f;
+	int err;
+
+	for (f = flags; *f; f++) {
+		switch (*f) {
+		case 'i':
+			cflags ^= REG_ICASE;
+			break;
+		case 'x':
+			cflags ^= REG_EXTENDED;
+			break;
+		case 'm':
+			cflags ^= REG_NEWLINE;
+			break;
+		default:
+			buf_reset(why);
+			buf_puts(why, "unknown flag \"");
+			str_printable(why, f, 1);
+			buf_puts(why, "\"");
+			return NULL;
+		}
+	}
+	if (!groups)
+		cflags |= REG_NOSUB;
+	p = xcalloc(1, sizeof(*p));
+	if ((err = regcomp(&p->re, pattern, cflags)) != 0) {
+		buf_set(why, "bad regular expression: ");
+		regexp_error_text(why, err, &p->re);
+		free(p);
+		return NULL;
+	}
+	*ngroups = p->re.re_nsub > INT_MAX ? INT_MAX : (int)p->re.re_nsub;
+	if (groups) {
+		p->nm = p->re.re_nsub + 1;
+		p->m = xreallocarray(NULL, p->nm, sizeof(*p->m));
+	}
+	return p;
+}
+
+static int
+regexp_match(void *pattern, const char *key, size_t len,
+    unsigned long limit, struct buf *why)
+{
+	struct regexp_pat *p = pattern;
+	int err;
+
+	(void)len;
+	(void)limit;
+	err = regexec(&p->re, key, p->nm, p->m, 0);
+	if (err == 0)
+		return 1;
+	if (err == REG_NOMATCH)
+		return 0;
+	buf_set(why, "regexec: ");
+	regexp_error_text(why, err, &p->re);
+	return -1;
+}
+
+static bool
+regexp_group(void *pattern, int n, size_t *start, size_t *end)
+{
+	struct regexp_pat *p = pattern;
+
+	if (n < 0 || (size_t)n >= p->nm || p->m[n].rm_so < 0
+	    || p->m[n].rm_eo < p->m[n].rm_so)
+		return false;
+	*start = (size_t)p->m[n].rm_so;
+	*end = (size_t)p->m[n].rm_eo;
+	return true;
+}
+
+static void
+regexp_free(void *pattern)
+{
+	struct regexp_pat *p = pattern;
+
+	regfree(&p->re);
+	free(p->m);
+	free(p);
+}
+
+const struct dict_pattern_engine dict_regexp_engine = {
+	.two_patterns = true,
+	.compile = regexp_compile,
+	.match = regexp_match,
+	.group = regexp_group,
+	.free = regexp_free,
+};
+
 static struct dict *
 dict_regexp_open(const char *name, int open_flags, int dict_flags,
     struct buf *why)
 {
-	(void)open_flags;
-	(void)dict_flags;
-	buf_printf(why, "table regexp:%s: type not yet available", name);
-	return NULL;
+	return dict_pattern_open(&dict_regexp_ops, &dict_regexp_engine, name,
+	    open_flags, dict_flags, why);
 }
 
 const struct dict_ops dict_regexp_ops = {
 	.type = "regexp",
 	.open = dict_regexp_open,
+	.lookup = dict_pattern_lookup,
+	.close = dict_pattern_close,
 };

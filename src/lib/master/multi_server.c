@@ -23,7 +23,10 @@
  *
  * Life cycle: max_use counts accepted clients; once reached, the
  * process stops accepting and exits when its last client disconnects.
- * SIGHUP does the same. max_idle seconds with no client exits. SIGTERM
+ * SIGHUP does the same, and so does a change on disk of a table that the
+ * process opened (dict_changed(), checked when the client count drops to
+ * zero and every SERVER_TABLE_CHECK_SECS; the skeleton does not see
+ * individual requests). max_idle seconds with no client exits. SIGTERM
  * runs pre_exit and exits. Every exit status is 0.
  */
 #include <errno.h>
@@ -96,8 +99,11 @@ multi_client_gone(void)
 {
 	if (multi_clients <= 0)
 		msg_panic("multi_server_disconnect: no client is connected");
-	if (--multi_clients == 0)
+	if (--multi_clients == 0) {
+		if (server_tables_changed())
+			multi_stop_accepting("table changed");
 		multi_idle();
+	}
 }
 
 void
@@ -168,6 +174,15 @@ multi_signal_event(evutil_socket_t sig, short what, void *arg)
 		multi_done("SIGHUP while idle");
 }
 
+/* The periodic table check found a change. */
+static void
+multi_table_changed(void)
+{
+	multi_stop_accepting("table changed");
+	if (multi_clients == 0)
+		multi_done("table changed while idle");
+}
+
 static void
 multi_idle_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -216,6 +231,7 @@ multi_server_main(int argc, char **argv,
 	if (multi_idle_ev == NULL)
 		msg_fatal("cannot create a timer event");
 	server_watchdog_event(multi_base);
+	server_table_event(multi_base, multi_table_changed);
 
 	/* (A loopbreak before the loop starts would be forgotten.) */
 	if (server_notify(&multi_srv, MASTER_STAT_AVAIL) < 0)

@@ -18,6 +18,9 @@
  * Privileges change only when the process runs as root: an instance
  * started by an ordinary user keeps running as that user.
  *
+ * server_tables_changed() and server_table_event() give the skeletons
+ * one way to notice that a table file changed (dict_changed()).
+ *
  * SECURITY: a "pass" connection hands us a descriptor from another local
  * process; server_recv_fd() accepts exactly one and closes any extras.
  */
@@ -41,6 +44,8 @@
 #include "argv.h"
 #include "buf.h"
 #include "conf.h"
+#include "dict_proxy.h"
+#include "dict.h"
 #include "file.h"
 #include "log.h"
 #include "msg.h"
@@ -262,6 +267,8 @@ server_start(struct server *srv, int argc, char **argv,
 		msg_fatal_status(EX_CONFIG, "cannot load the configuration "
 		    "from %s", config_dir ? config_dir : conf_default_dir());
 	argv_free(overrides);
+	/* Table types that live above lib/dict (proxy:). */
+	mail_dict_init();
 	server_open_log(srv);
 
 	gen = getenv(MASTER_GEN_ENV);
@@ -528,6 +535,45 @@ server_watchdog_event(struct event_base *base)
 	if (ev == NULL || event_add(ev, &tv) < 0)
 		msg_fatal("cannot create the watchdog timer event");
 	server_watchdog_pat();
+}
+
+bool
+server_tables_changed(void)
+{
+	static bool changed;
+
+	/* Latched: dict_changed() logs each time it finds a change. */
+	if (!changed)
+		changed = dict_changed();
+	return changed;
+}
+
+static void (*server_table_changed_fn)(void);
+
+static void
+server_table_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct event *ev = arg;
+
+	(void)fd;
+	(void)what;
+	if (server_tables_changed()) {
+		event_del(ev);
+		server_table_changed_fn();
+	}
+}
+
+void
+server_table_event(struct event_base *base, void (*changed)(void))
+{
+	struct timeval tv = {.tv_sec = SERVER_TABLE_CHECK_SECS};
+	struct event *ev;
+
+	server_table_changed_fn = changed;
+	ev = event_new(base, -1, EV_PERSIST, server_table_tick,
+	    event_self_cbarg());
+	if (ev == NULL || event_add(ev, &tv) < 0)
+		msg_fatal("cannot create the table check timer event");
 }
 
 void

@@ -97,6 +97,24 @@ void server_watchdog_stop(void);
 /* For libevent skeletons: pat the watchdog while the loop runs. */
 void server_watchdog_event(struct event_base *base);
 
+/*
+ * Table change detection. A daemon keeps the tables it opened for its
+ * whole life; when a table's file is replaced or modified on disk, the
+ * process must be replaced too. server_tables_changed() is true once
+ * dict_changed() was (which logs "table X has changed -- restarting"),
+ * and stays true. The skeletons ask it after each client or request and
+ * every SERVER_TABLE_CHECK_SECS while they wait; then they stop taking
+ * clients and exit once idle, as for SIGHUP, and master starts a fresh
+ * process on the next client.
+ */
+#define SERVER_TABLE_CHECK_SECS	10
+bool server_tables_changed(void);
+/*
+ * For libevent skeletons: check every SERVER_TABLE_CHECK_SECS and call
+ * changed() once, when server_tables_changed() becomes true.
+ */
+void server_table_event(struct event_base *base, void (*changed)(void));
+
 /* Run pre_exit (when set) and exit with status. */
 _Noreturn void server_exit(server_exit_fn pre_exit, int status);
 

@@ -17,7 +17,10 @@
  * The process exits with status 0 after max_use clients, after max_idle
  * seconds in poll() without a client, on SIGHUP once the current client
  * is done (at once when idle), and on SIGTERM: at once when idle (after
- * pre_exit), and by the signal's default action while serving.
+ * pre_exit), and by the signal's default action while serving. It also
+ * exits once a table it opened has changed on disk: that is checked
+ * after each client and at least every SERVER_TABLE_CHECK_SECS while
+ * idle in poll(), so that master starts a process with fresh tables.
  *
  * Signals reach poll() through a self-pipe: the handler sets a flag and
  * writes a byte, so a signal that arrives between the flag test and
@@ -26,7 +29,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -122,6 +124,8 @@ single_check_exit(void)
 		single_exit("master is gone");
 	if (single_uses >= var_max_use)
 		single_exit("max_use reached");
+	if (server_tables_changed())
+		single_exit("table changed");
 }
 
 /* A "pass" connection: wait (bounded) for the descriptor it carries. */
@@ -185,7 +189,7 @@ single_server_main(int argc, char **argv,
 {
 	struct pollfd *pfd;
 	int nfds, i, n, next = 0;
-	uint64_t idle_since, idle_ms, waited;
+	uint64_t idle_since, idle_ms, waited, timeout;
 
 	single_spec = spec;
 	server_start(&single_srv, argc, argv, spec->name,
@@ -212,9 +216,11 @@ single_server_main(int argc, char **argv,
 		waited = time_mono_ms() - idle_since;
 		if (waited >= idle_ms)
 			single_exit("idle timeout");
-		n = poll(pfd, (nfds_t)nfds,
-		    idle_ms - waited > INT_MAX ? INT_MAX
-		    : (int)(idle_ms - waited));
+		/* Wake up now and then to look at the tables. */
+		timeout = idle_ms - waited;
+		if (timeout > SERVER_TABLE_CHECK_SECS * 1000)
+			timeout = SERVER_TABLE_CHECK_SECS * 1000;
+		n = poll(pfd, (nfds_t)nfds, (int)timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -22,7 +22,10 @@
  * max_use requests (when its connections are closed), after max_idle
  * seconds without a request, on SIGHUP when no connection is open
  * (otherwise when the last one closes, accepting no new one), and on
- * SIGTERM at once (after pre_exit).
+ * SIGTERM at once (after pre_exit). A change on disk of a table that the
+ * process opened (dict_changed(), checked after each request and every
+ * SERVER_TABLE_CHECK_SECS) acts like SIGHUP, so that master starts a
+ * process with fresh tables.
  *
  * SECURITY: requests come from local processes that may be hostile; the
  * daemon gets the bytes with their length, never more than
@@ -118,6 +121,8 @@ trigger_request(size_t len)
 	    trigger_srv.argv);
 	if (++trigger_uses >= var_max_use)
 		trigger_stop_accepting("max_use reached");
+	if (server_tables_changed())
+		trigger_stop_accepting("table changed");
 	if (!trigger_stopping)
 		(void)server_notify(&trigger_srv, MASTER_STAT_AVAIL);
 }
@@ -217,6 +222,15 @@ trigger_signal_event(evutil_socket_t sig, short what, void *arg)
 		trigger_done("SIGHUP while idle");
 }
 
+/* The periodic table check found a change. */
+static void
+trigger_table_changed(void)
+{
+	trigger_stop_accepting("table changed");
+	if (trigger_conns == 0)
+		trigger_done("table changed while idle");
+}
+
 static void
 trigger_idle_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -269,6 +283,7 @@ trigger_server_main(int argc, char **argv,
 	if (trigger_idle_ev == NULL)
 		msg_fatal("cannot create a timer event");
 	server_watchdog_event(trigger_base);
+	server_table_event(trigger_base, trigger_table_changed);
 
 	/* (A loopbreak before the loop starts would be forgotten.) */
 	if (server_notify(&trigger_srv, MASTER_STAT_AVAIL) < 0)

@@ -1,4 +1,591 @@
 /*
- * test_lmdb.c - (to be written)
+ * test_lmdb.c - unit tests for lmdb: tables (dict_lmdb.c)
+ *
+ * Building (O_CREAT|O_TRUNC) then committing: nothing visible before the
+ * commit, the table and only the table afterwards; lookups, iteration in
+ * key order, changes in place (update, delete), duplicates under each
+ * flag (table-driven), keys LMDB cannot store, a missing or empty file,
+ * a build closed without commit (no file left, the old table intact),
+ * the old table's mode kept, the map growing from a tiny size while
+ * building and in place, hash:/btree: names, and dict_changed() after a
+ * rebuild while the old table stays readable.
  */
-int main(void) { return 0; }
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "dict.h"
+#include "dict_lmdb.h"
+
+#define CREATE		(O_RDWR | O_CREAT | O_TRUNC)
+
+static char tmpdir[] = "/tmp/petrel-test-lmdb-XXXXXX";
+
+/* "lmdb:<tmpdir>/name" or "<tmpdir>/name<suffix>" (static storage). */
+static const char *
+tmp_name(const char *type, const char *name, const char *suffix)
+{
+	static struct buf path[4];
+	static int next;
+	struct buf *b = &path[next++ % 4];
+
+	if (b->data == NULL)
+		buf_init(b, 64);
+	buf_reset(b);
+	buf_printf(b, "%s%s%s/%s%s", type ? type : "", type ? ":" : "",
+	    tmpdir, name, suffix ? suffix : "");
+	return b->data;
+}
+
+/* The names in the test directory, sorted, space-separated. */
+static char *
+dir_list(void)
+{
+	struct dirent **names;
+	struct buf out;
+	int n, i;
+
+	n = scandir(tmpdir, &names, NULL, alphasort);
+	assert_true(n >= 0);
+	buf_init(&out, 64);
+	for (i = 0; i < n; i++) {
+		if (strcmp(names[i]->d_name, ".") != 0
+		    && strcmp(names[i]->d_name, "..") != 0)
+			buf_printf(&out, "%s%s", out.len ? " " : "",
+			    names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return buf_steal(&out);
+}
+
+static void
+clean_dir(void)
+{
+	struct dirent *e;
+	DIR *dir = opendir(tmpdir);
+
+	assert_non_null(dir);
+	while ((e = readdir(dir)) != NULL)
+		if (e->d_name[0] != '.')
+			assert_int_equal(unlink(tmp_name(NULL, e->d_name,
+			    NULL)), 0);
+	closedir(dir);
+}
+
+static void
+check_dir(const char *want)
+{
+	char *got = dir_list();
+
+	if (strcmp(got, want) != 0)
+		fail_msg("directory holds \"%s\", want \"%s\"", got, want);
+	free(got);
+}
+
+static struct dict *
+open_ok(const char *name, int open_flags, int dict_flags)
+{
+	struct buf why;
+	struct dict *d;
+
+	buf_init(&why, 64);
+	d = dict_open_strict(name, open_flags, dict_flags | DICT_FLAG_NO_CACHE,
+	    &why);
+	if (d == NULL)
+		fail_msg("open %s: %s", name, why.data);
+	buf_fini(&why);
+	return d;
+}
+
+static void
+commit_ok(struct dict *d)
+{
+	struct buf why;
+
+	buf_init(&why, 64);
+	if (dict_commit(d, &why) != 0)
+		fail_msg("commit %s: %s", d->full_name, why.data);
+	buf_fini(&why);
+}
+
+/* Build name from "k=v" pairs and commit. */
+static void
+build(const char *name, const char *const *pairs, int dict_flags)
+{
+	struct dict *d = open_ok(name, CREATE, dict_flags);
+	char *k, *eq;
+
+	for (; *pairs; pairs++) {
+		k = strdup(*pairs);
+		eq = strchr(k, '=');
+		*eq = 0;
+		assert_int_not_equal(dict_update(d, k, eq + 1), DICT_TEMPFAIL);
+		free(k);
+	}
+	commit_ok(d);
+	dict_close(d);
+}
+
+static void
+expect(struct dict *d, const char *key, enum dict_result want_rc,
+    const char *want_value, const char *label)
+{
+	struct buf value;
+	enum dict_result rc;
+
+	buf_init(&value, 16);
+	rc = dict_lookup(d, key, &value);
+	if (rc != want_rc)
+		fail_msg("%s: lookup \"%s\": result %d, want %d (%s)", label,
+		    key, rc, want_rc, dict_error(d));
+	if (want_value && strcmp(value.data, want_value) != 0)
+		fail_msg("%s: lookup \"%s\": \"%s\", want \"%s\"", label, key,
+		    value.data, want_value);
+	buf_fini(&value);
+}
+
+/* "k=v k=v" from an iteration. */
+static char *
+dump(struct dict *d)
+{
+	struct buf out, key, value;
+	enum dict_seq seq;
+	enum dict_result rc;
+
+	buf_init(&out, 64);
+	buf_init(&key, 16);
+	buf_init(&value, 16);
+	for (seq = DICT_SEQ_FIRST; (rc = dict_iterate(d, seq, &key, &value))
+	    == DICT_FOUND; seq = DICT_SEQ_NEXT)
+		buf_printf(&out, "%s%s=%s", out.len ? " " : "", key.data,
+		    value.data);
+	assert_int_equal(rc, DICT_NOTFOUND);
+	buf_fini(&key);
+	buf_fini(&value);
+	return buf_steal(&out);
+}
+
+static void
+check_dump(struct dict *d, const char *want, const char *label)
+{
+	char *got = dump(d);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("%s: entries \"%s\", want \"%s\"", label, got, want);
+	free(got);
+}
+
+static void
+test_create_commit(void **state)
+{
+	static const char *const pairs[] = {"b=2", "a=1", "Mixed=Case",
+	    "c=three words", NULL};
+	struct dict *d, *r;
+	struct buf why;
+
+	(void)state;
+	clean_dir();
+	d = open_ok(tmp_name("lmdb", "t", NULL), CREATE, 0);
+	assert_int_equal(dict_update(d, "a", "1"), DICT_NOTFOUND);
+	/* Readers do not see a table being built. */
+	buf_init(&why, 64);
+	assert_null(dict_open_strict(tmp_name("lmdb", "t", NULL), O_RDONLY,
+	    DICT_FLAG_NO_CACHE, &why));
+	assert_true(strncmp(why.data, "open ", 5) == 0);
+	assert_string_equal(why.data + 5, tmp_name(NULL, "t",
+	    ".lmdb: No such file or directory"));
+	/* The build can read what it wrote. */
+	expect(d, "a", DICT_FOUND, "1", "lookup while building");
+	commit_ok(d);
+	check_dir("t.lmdb");
+	dict_close(d);
+	check_dir("t.lmdb");
+
+	build(tmp_name("lmdb", "t", NULL), pairs, 0);
+	check_dir("t.lmdb");
+	r = open_ok(tmp_name("lmdb", "t", NULL), O_RDONLY, 0);
+	expect(r, "a", DICT_FOUND, "1", "built");
+	expect(r, "c", DICT_FOUND, "three words", "built");
+	expect(r, "Mixed", DICT_FOUND, "Case", "built");
+	expect(r, "mixed", DICT_NOTFOUND, NULL, "no folding");
+	expect(r, "zz", DICT_NOTFOUND, NULL, "missing key");
+	expect(r, "", DICT_NOTFOUND, NULL, "empty key");
+	check_dump(r, "Mixed=Case a=1 b=2 c=three words", "iterate");
+	/* Iterating again starts over; NEXT after the end stays there. */
+	check_dump(r, "Mixed=Case a=1 b=2 c=three words", "iterate again");
+	assert_int_equal(dict_update(r, "x", "y"), DICT_TEMPFAIL);
+	assert_non_null(strstr(dict_error(r), "read-only"));
+	assert_int_equal(dict_delete(r, "a"), DICT_TEMPFAIL);
+	dict_close(r);
+	buf_fini(&why);
+}
+
+static void
+test_folding(void **state)
+{
+	static const char *const pairs[] = {"MiXeD=v", NULL};
+	struct dict *r;
+
+	(void)state;
+	clean_dir();
+	build(tmp_name("lmdb", "f", NULL), pairs, DICT_FLAG_FOLD);
+	r = open_ok(tmp_name("lmdb", "f", NULL), O_RDONLY, DICT_FLAG_FOLD);
+	expect(r, "MIXED", DICT_FOUND, "v", "folded lookup");
+	check_dump(r, "mixed=v", "stored folded");
+	dict_close(r);
+}
+
+struct dup_case {
+	const char *label;
+	int dict_flags;
+	enum dict_result second;	/* result of the second update */
+	const char *want;
+};
+
+static const struct dup_case dup_cases[] = {
+	{"default keeps the first", 0, DICT_FOUND, "first"},
+	{"DUP_IGNORE keeps the first", DICT_FLAG_DUP_IGNORE, DICT_FOUND,
+	    "first"},
+	{"DUP_REPLACE keeps the last", DICT_FLAG_DUP_REPLACE, DICT_FOUND,
+	    "second"},
+};
+
+static void
+test_duplicates(void **state)
+{
+	const struct dup_case *c;
+	struct dict *d, *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(dup_cases); i++) {
+		c = &dup_cases[i];
+		clean_dir();
+		d = open_ok(tmp_name("lmdb", "d", NULL), CREATE, c->dict_flags);
+		if (dict_update(d, "k", "first") != DICT_NOTFOUND)
+			fail_msg("%s: first update", c->label);
+		if (dict_update(d, "k", "second") != c->second)
+			fail_msg("%s: second update", c->label);
+		commit_ok(d);
+		dict_close(d);
+		r = open_ok(tmp_name("lmdb", "d", NULL), O_RDONLY, 0);
+		expect(r, "k", DICT_FOUND, c->want, c->label);
+		check_dump(r, c->want[0] == 'f' ? "k=first" : "k=second",
+		    c->label);
+		dict_close(r);
+	}
+}
+
+static void
+test_in_place(void **state)
+{
+	static const char *const pairs[] = {"a=1", "b=2", NULL};
+	struct dict *w, *r;
+	struct buf why;
+
+	(void)state;
+	clean_dir();
+	buf_init(&why, 64);
+	/* O_RDWR without O_CREAT needs the file. */
+	assert_null(dict_open_strict(tmp_name("lmdb", "p", NULL), O_RDWR,
+	    DICT_FLAG_NO_CACHE, &why));
+	assert_non_null(strstr(why.data, "No such file or directory"));
+	/* With O_CREAT (petrel map -i on a new table) it is made. */
+	w = open_ok(tmp_name("lmdb", "p", NULL), O_RDWR | O_CREAT, 0);
+	assert_int_equal(dict_update(w, "new", "v"), DICT_NOTFOUND);
+	dict_close(w);
+	check_dir("p.lmdb");
+	r = open_ok(tmp_name("lmdb", "p", NULL), O_RDONLY, 0);
+	expect(r, "new", DICT_FOUND, "v", "created in place");
+	dict_close(r);
+
+	build(tmp_name("lmdb", "p", NULL), pairs, 0);
+	w = open_ok(tmp_name("lmdb", "p", NULL), O_RDWR,
+	    DICT_FLAG_DUP_REPLACE);
+	r = open_ok(tmp_name("lmdb", "p", NULL), O_RDONLY, 0);
+	assert_int_equal(dict_update(w, "c", "3"), DICT_NOTFOUND);
+	assert_int_equal(dict_update(w, "a", "one"), DICT_FOUND);
+	assert_int_equal(dict_delete(w, "b"), DICT_FOUND);
+	assert_int_equal(dict_delete(w, "b"), DICT_NOTFOUND);
+	assert_int_equal(dict_delete(w, "never"), DICT_NOTFOUND);
+	expect(w, "a", DICT_FOUND, "one", "writer reads its changes");
+	/* A reader opened earlier sees each committed change. */
+	expect(r, "a", DICT_FOUND, "one", "reader sees update");
+	expect(r, "b", DICT_NOTFOUND, NULL, "reader sees delete");
+	check_dump(r, "a=one c=3", "reader iterates");
+	/* A change during an iteration ends it. */
+	assert_int_equal(dict_iterate(w, DICT_SEQ_FIRST, &why, &why),
+	    DICT_FOUND);
+	assert_int_equal(dict_update(w, "d", "4"), DICT_NOTFOUND);
+	assert_int_equal(dict_iterate(w, DICT_SEQ_NEXT, &why, &why),
+	    DICT_NOTFOUND);
+	dict_close(w);
+	dict_close(r);
+	check_dir("p.lmdb");
+	buf_fini(&why);
+}
+
+static void
+test_missing_and_bad(void **state)
+{
+	struct buf why, value;
+	struct dict *d;
+	FILE *fp;
+
+	(void)state;
+	clean_dir();
+	buf_init(&why, 64);
+	buf_init(&value, 16);
+	assert_null(dict_open_strict(tmp_name("lmdb", "none", NULL), O_RDONLY,
+	    DICT_FLAG_NO_CACHE, &why));
+	assert_string_equal(why.data + strlen("open "),
+	    tmp_name(NULL, "none", ".lmdb: No such file or directory"));
+	assert_true(strncmp(why.data, "open ", 5) == 0);
+	/* dict_open: a surrogate, every answer a temporary failure. */
+	capture_start();
+	d = dict_open(tmp_name("lmdb", "none", NULL), O_RDONLY,
+	    DICT_FLAG_NO_CACHE);
+	free(capture_end());
+	assert_int_equal(dict_lookup(d, "x", &value), DICT_TEMPFAIL);
+	assert_non_null(strstr(dict_error(d), "No such file or directory"));
+	dict_close(d);
+
+	fp = fopen(tmp_name(NULL, "empty", ".lmdb"), "w");
+	assert_non_null(fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_null(dict_open_strict(tmp_name("lmdb", "empty", NULL),
+	    O_RDONLY, DICT_FLAG_NO_CACHE, &why));
+	assert_non_null(strstr(why.data, "empty file, not an LMDB table"));
+
+	fp = fopen(tmp_name(NULL, "junk", ".lmdb"), "w");
+	assert_non_null(fp);
+	for (int i = 0; i < 1000; i++)
+		fputs("this is not an lmdb file\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_null(dict_open_strict(tmp_name("lmdb", "junk", NULL),
+	    O_RDONLY, DICT_FLAG_NO_CACHE, &why));
+	assert_true(strncmp(why.data, "open ", 5) == 0);
+
+	/* No directory to build in. */
+	assert_null(dict_open_strict(tmp_name("lmdb", "nodir/t", NULL), CREATE,
+	    DICT_FLAG_NO_CACHE, &why));
+	assert_non_null(strstr(why.data, "No such file or directory"));
+	buf_fini(&why);
+	buf_fini(&value);
+}
+
+static void
+test_abort(void **state)
+{
+	static const char *const pairs[] = {"old=1", NULL};
+	struct dict *d, *r;
+
+	(void)state;
+	clean_dir();
+	/* No old table: nothing is left behind. */
+	d = open_ok(tmp_name("lmdb", "a", NULL), CREATE, 0);
+	assert_int_equal(dict_update(d, "k", "v"), DICT_NOTFOUND);
+	dict_close(d);
+	check_dir("");
+
+	/* An old table stays exactly as it was. */
+	build(tmp_name("lmdb", "a", NULL), pairs, 0);
+	d = open_ok(tmp_name("lmdb", "a", NULL), CREATE, 0);
+	assert_int_equal(dict_update(d, "new", "2"), DICT_NOTFOUND);
+	dict_close(d);
+	check_dir("a.lmdb");
+	r = open_ok(tmp_name("lmdb", "a", NULL), O_RDONLY, 0);
+	expect(r, "old", DICT_FOUND, "1", "old table intact");
+	expect(r, "new", DICT_NOTFOUND, NULL, "old table intact");
+	dict_close(r);
+}
+
+static void
+test_keys(void **state)
+{
+	struct buf big;
+	struct dict *d;
+
+	(void)state;
+	clean_dir();
+	buf_init(&big, 600);
+	for (int i = 0; i < 600; i++)
+		buf_putc(&big, 'k');
+	d = open_ok(tmp_name("lmdb", "k", NULL), CREATE, 0);
+	assert_int_equal(dict_update(d, big.data, "v"), DICT_TEMPFAIL);
+	assert_non_null(strstr(dict_error(d), "cannot store a key of 600"));
+	assert_int_equal(dict_update(d, "", "v"), DICT_TEMPFAIL);
+	/* Refused keys do not spoil the build. */
+	assert_int_equal(dict_update(d, "ok", ""), DICT_NOTFOUND);
+	commit_ok(d);
+	expect(d, big.data, DICT_NOTFOUND, NULL, "long key");
+	expect(d, "ok", DICT_FOUND, "", "empty value");
+	dict_close(d);
+	buf_fini(&big);
+}
+
+static void
+test_mode_kept(void **state)
+{
+	static const char *const pairs[] = {"a=1", NULL};
+	struct stat st;
+
+	(void)state;
+	clean_dir();
+	build(tmp_name("lmdb", "m", NULL), pairs, 0);
+	assert_int_equal(chmod(tmp_name(NULL, "m", ".lmdb"), 0640), 0);
+	build(tmp_name("lmdb", "m", NULL), pairs, 0);
+	assert_int_equal(stat(tmp_name(NULL, "m", ".lmdb"), &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+}
+
+/* Many entries into a tiny map: the map grows, nothing is lost. */
+static void
+test_map_growth(void **state)
+{
+	struct buf key, value, got;
+	struct dict *d, *r;
+	int i, n = 20000;
+
+	(void)state;
+	clean_dir();
+	buf_init(&key, 32);
+	buf_init(&value, 200);
+	buf_init(&got, 200);
+	dict_lmdb_set_map_size(64 * 1024);
+	d = open_ok(tmp_name("lmdb", "g", NULL), CREATE, 0);
+	for (i = 0; i < n; i++) {
+		buf_reset(&key);
+		buf_printf(&key, "key%06d", i);
+		buf_reset(&value);
+		buf_printf(&value, "%0100d", i);
+		assert_int_equal(dict_update(d, key.data, value.data),
+		    DICT_NOTFOUND);
+	}
+	/* A duplicate inside a replayed batch stays a duplicate. */
+	assert_int_equal(dict_update(d, "key000000", "x"), DICT_FOUND);
+	commit_ok(d);
+	dict_close(d);
+
+	/* In place too, from a map just big enough for the file. */
+	d = open_ok(tmp_name("lmdb", "g", NULL), O_RDWR, DICT_FLAG_DUP_REPLACE);
+	r = open_ok(tmp_name("lmdb", "g", NULL), O_RDONLY, 0);
+	for (i = n; i < n + 5000; i++) {
+		buf_reset(&key);
+		buf_printf(&key, "key%06d", i);
+		buf_reset(&value);
+		buf_printf(&value, "%0100d", i);
+		assert_int_equal(dict_update(d, key.data, value.data),
+		    DICT_NOTFOUND);
+	}
+	for (i = 0; i < n + 5000; i += 997) {
+		buf_reset(&key);
+		buf_printf(&key, "key%06d", i);
+		buf_reset(&value);
+		buf_printf(&value, "%0100d", i);
+		assert_int_equal(dict_lookup(r, key.data, &got), DICT_FOUND);
+		assert_string_equal(got.data, value.data);
+	}
+	dict_close(d);
+	dict_close(r);
+	dict_lmdb_set_map_size(DICT_LMDB_MAP_SIZE);
+	buf_fini(&key);
+	buf_fini(&value);
+	buf_fini(&got);
+}
+
+static void
+test_aliases(void **state)
+{
+	static const char *const pairs[] = {"a=1", NULL};
+	struct dict *h, *b;
+
+	(void)state;
+	clean_dir();
+	build(tmp_name("hash", "h", NULL), pairs, 0);
+	check_dir("h.lmdb");
+	h = open_ok(tmp_name("hash", "h", NULL), O_RDONLY, 0);
+	b = open_ok(tmp_name("btree", "h", NULL), O_RDONLY, 0);
+	assert_string_equal(h->type, "lmdb");
+	expect(h, "a", DICT_FOUND, "1", "hash:");
+	expect(b, "a", DICT_FOUND, "1", "btree:");
+	dict_close(h);
+	dict_close(b);
+}
+
+static void
+test_changed(void **state)
+{
+	static const char *const v1[] = {"k=old", NULL};
+	static const char *const v2[] = {"k=new", NULL};
+	struct dict *r, *r2;
+	char *log;
+
+	(void)state;
+	clean_dir();
+	build(tmp_name("lmdb", "c", NULL), v1, 0);
+	r = open_ok(tmp_name("lmdb", "c", NULL), O_RDONLY, 0);
+	assert_false(dict_changed());
+	build(tmp_name("lmdb", "c", NULL), v2, 0);
+	capture_start();
+	assert_true(dict_changed());
+	log = capture_end();
+	assert_non_null(strstr(log, "has changed -- restarting"));
+	free(log);
+	/* The open table keeps reading its own (old) file. */
+	expect(r, "k", DICT_FOUND, "old", "old file");
+	r2 = open_ok(tmp_name("lmdb", "c", NULL), O_RDONLY, 0);
+	expect(r2, "k", DICT_FOUND, "new", "new file");
+	dict_close(r);
+	dict_close(r2);
+	assert_false(dict_changed());
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	clean_dir();
+	return rmdir(tmpdir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_commit),
+		cmocka_unit_test(test_folding),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_in_place),
+		cmocka_unit_test(test_missing_and_bad),
+		cmocka_unit_test(test_abort),
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_mode_kept),
+		cmocka_unit_test(test_map_growth),
+		cmocka_unit_test(test_aliases),
+		cmocka_unit_test(test_changed),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
