@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "dict_proxy.h"
 #include "dict.h"
 #include "log.h"
 #include "mkmap.h"
@@ -62,5 +63,6 @@ main(int argc, char **argv)
 		dir = NULL;
 	if (conf_load(dir, NULL) < 0)
 		return EX_CONFIG;
+	mail_dict_init();
 	return mkmap_newaliases(DICT_FLAG_FOLD);
 }

@@ -11,7 +11,8 @@
  * postmap(1)'s format, `petrel alias` aliases(5); without tables
  * `petrel alias` works on every table in $alias_database (the build is
  * then exactly newaliases).
- *	-q key	Search the tables in order and print the first value found.
+ *	-q key	Search the tables in order and print the first value
+ *		found.
  *		Exit 0 when found, 1 when not, EX_TEMPFAIL (75) when a table
  *		could not be opened or failed before the key was found (the
  *		reason on stderr). With "-q -" the keys come from stdin, one
@@ -19,7 +20,7 @@
  *		"key<TAB>value" (petrel alias: "key: value"); exit 0 when at
  *		least one was found, 1 when none, 75 when any lookup failed.
  *	-s	Print every entry of every table, in the same two formats.
- *	-d key	Delete key from every table (for "-d -" keys from stdin).
+ *	-d key	Delete key from every table ("-d -": keys from stdin).
  *		Exit 0 when something was deleted, 1 when not, 75 on failure.
  *	-i	Add the entries on stdin (in the table's source format) to
  *		each table, which is created when missing; an existing key
@@ -170,7 +171,7 @@ map_find(struct dict **dicts, const char *key, struct buf *value)
 	size_t i;
 
 	for (i = 0; dicts[i] != NULL && rc == DICT_NOTFOUND; i++)
-		rc = dict_lookup(dicts[i], key, value);	/* warns on failure */
+		rc = dict_lookup(dicts[i], key, value);	/* warns if failed */
 	return rc;
 }
 

@@ -19,7 +19,6 @@ sure it is running again before each test that uses it.
 Standard library only; needs the mariadb-server and postgresql packages.
 """
 
-import glob
 import os
 import pwd
 import shutil
@@ -206,7 +205,10 @@ class MariaDB(Server):
                 f"--pid-file={os.path.join(self.dir, 'mysqld.pid')}",
                 "--skip-name-resolve", "--skip-log-bin",
                 "--innodb-buffer-pool-size=16M", "--max-connections=50",
-                "--innodb-flush-log-at-trx-commit=0"]
+                "--innodb-flush-log-at-trx-commit=0",
+                # As Debian's configuration has it.
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_general_ci"]
         if self.uid is not None:
             argv.append(f"--user={self.account}")
         return argv
@@ -351,15 +353,3 @@ def dead_port():
     """A loopback port with nothing listening (a moment ago)."""
     return harness.free_port()
 
-
-def leftover_processes(path):
-    """Pids whose command line names path (for teardown checks)."""
-    out = []
-    for pid in glob.glob("/proc/[0-9]*"):
-        try:
-            with open(os.path.join(pid, "cmdline"), "rb") as f:
-                if path.encode() in f.read():
-                    out.append(int(os.path.basename(pid)))
-        except OSError:
-            pass
-    return out

@@ -4,7 +4,7 @@ test_proxy.py - proxy:type:name tables and the proxymap daemon
 Each test starts an instance whose master.cf has Postfix's two proxymap
 entries (proxymap, and proxywrite with maxproc 1), with texthash, lmdb
 and inline tables in proxy_read_maps and one lmdb table in
-proxy_write_maps. Clients are tests/support/proxy-client (main.cf
+proxy_write_maps. Clients are tests/support/dict-query (main.cf
 loaded, mail_dict_init() called, exit 0 found / 1 not found / 75
 temporary failure; -i answers stdin keys over one connection), and a
 raw attribute-protocol client for what the C client never sends
@@ -34,7 +34,7 @@ class Proxy:
 
     def __init__(self, inst, extra_read_maps="", **main):
         self.inst = inst
-        self.client = os.path.join(inst.support, "proxy-client")
+        self.client = os.path.join(inst.support, "dict-query")
         self.texthash = os.path.join(inst.etc, "virtual")
         self.lmdb = os.path.join(inst.etc, "users")
         # Where the (unprivileged) proxywrite may create files.

@@ -8,11 +8,11 @@ keep one process, with its open connections, alive across a database
 outage. `petrel map -q` is checked for the same exit codes.
 
 Covered: found, not found, rows joined, %u/%d/%1 queries, result_format,
-domain, quotes, backslashes and SQL injection attempts in keys, UNIX
-sockets, failover from a dead host, all hosts down, a wrong password,
-a connection killed by the server (reopened once, silently), a server
-stopped and started under a running process (lookups fail, then work
-again without a restart).
+domain, quotes, backslashes, SQL injection attempts and invalid UTF-8 in
+keys, UNIX sockets, failover from a dead host, all hosts down, a wrong
+password, a connection killed by the server (reopened once, silently), a
+server stopped and started under a running process (lookups fail, then
+work again without a restart).
 """
 
 import glob
@@ -228,6 +228,14 @@ def test_unix_socket(db):
     r = db.query(db.cf(hosts=db.unix), "joe@example.com")
     assert (r.returncode, r.stdout) == (0, "joe@mail.example.org\n"), \
         r.stderr
+
+
+def test_key_not_valid_utf8(db):
+    """A key the database cannot hold is not found (not a failure)."""
+    table = db.cf()
+    for key in (b"\xff@example.com", b"jo\xc3@example.com"):
+        r = db.query(table, key)
+        assert (r.returncode, r.stdout) == (1, ""), r.stderr
 
 
 def test_missing_dbname(db):

@@ -83,7 +83,7 @@ dict_lmdb_set_map_size(size_t size)
 enum lmdb_mode {
 	LMDB_READ,		/* O_RDONLY */
 	LMDB_WRITE,		/* O_RDWR: changes in place */
-	LMDB_CREATE,		/* O_CREAT|O_TRUNC: a new file until commit */
+	LMDB_CREATE,		/* O_CREAT|O_TRUNC: new file until commit */
 };
 
 /* One change of the open write transaction; value NULL deletes. */
@@ -97,7 +97,7 @@ struct dict_lmdb {
 	enum lmdb_mode mode;
 	MDB_env *env;
 	MDB_dbi dbi;
-	int lock_fd;		/* our own descriptor of the file, for flock */
+	int lock_fd;		/* our own descriptor, for flock */
 	char *path;		/* NAME.lmdb */
 	char *temp_path;	/* LMDB_CREATE until commit: the new file */
 	size_t map_size;
@@ -109,6 +109,8 @@ struct dict_lmdb {
 	size_t log_cap;
 	size_t log_bytes;
 	bool broken;		/* a build write failed: refuse to commit */
+	/* Lookups: a read transaction kept reset between them. */
+	MDB_txn *rtxn;
 	/* Iteration. */
 	MDB_txn *itxn;
 	MDB_cursor *cursor;
@@ -169,16 +171,26 @@ lmdb_read_begin(struct dict_lmdb *l, MDB_txn **txn, bool *own)
 		return 0;
 	if ((rc = lmdb_flock(l, LOCK_SH)) != 0)
 		return rc;
-	rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, txn);
-	if (rc == MDB_MAP_RESIZED) {
-		/* A writer grew the file beyond our map: adopt its size. */
-		if ((rc = mdb_env_set_mapsize(l->env, 0)) == 0)
-			rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, txn);
+	/* Renewing the reset transaction saves an allocation per lookup. */
+	if (l->rtxn == NULL || (rc = mdb_txn_renew(l->rtxn)) != 0) {
+		if (l->rtxn != NULL) {
+			mdb_txn_abort(l->rtxn);
+			l->rtxn = NULL;
+		}
+		rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, &l->rtxn);
+		if (rc == MDB_MAP_RESIZED) {
+			/* A writer grew the file beyond our map: adopt it. */
+			if ((rc = mdb_env_set_mapsize(l->env, 0)) == 0)
+				rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY,
+				    &l->rtxn);
+		}
+		if (rc != 0) {
+			l->rtxn = NULL;
+			(void)lmdb_flock(l, LOCK_UN);
+			return rc;
+		}
 	}
-	if (rc != 0) {
-		(void)lmdb_flock(l, LOCK_UN);
-		return rc;
-	}
+	*txn = l->rtxn;
 	*own = true;
 	return 0;
 }
@@ -187,8 +199,18 @@ static void
 lmdb_read_end(struct dict_lmdb *l, MDB_txn *txn, bool own)
 {
 	if (own) {
-		mdb_txn_abort(txn);
+		mdb_txn_reset(txn);
 		(void)lmdb_flock(l, LOCK_UN);
+	}
+}
+
+/* Before the map changes or the environment closes. */
+static void
+lmdb_rtxn_free(struct dict_lmdb *l)
+{
+	if (l->rtxn != NULL) {
+		mdb_txn_abort(l->rtxn);
+		l->rtxn = NULL;
 	}
 }
 
@@ -271,6 +293,7 @@ lmdb_grow(struct dict_lmdb *l)
 		}
 		if (__builtin_mul_overflow(l->map_size, 2, &size))
 			return ENOMEM;
+		lmdb_rtxn_free(l);
 		if ((rc = mdb_env_set_mapsize(l->env, size)) != 0)
 			return rc;
 		l->map_size = size;
@@ -469,6 +492,7 @@ dict_lmdb_iterate(struct dict *d, enum dict_seq seq, struct buf *key,
 			l->itxn = NULL;
 			return lmdb_fail(l, "read", rc);
 		}
+		l->rtxn = NULL;		/* the iteration owns it now */
 		if ((rc = mdb_cursor_open(l->itxn, l->dbi, &l->cursor)) != 0) {
 			l->cursor = NULL;
 			lmdb_iter_end(l);
@@ -534,6 +558,7 @@ dict_lmdb_close(struct dict *d)
 	struct dict_lmdb *l = (struct dict_lmdb *)d;
 
 	lmdb_iter_end(l);
+	lmdb_rtxn_free(l);
 	if (l->wtxn)
 		mdb_txn_abort(l->wtxn);
 	lmdb_log_clear(l);

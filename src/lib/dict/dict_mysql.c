@@ -96,7 +96,6 @@ dict_mysql_quote(void *ctx, struct buf *out, const char *str, size_t len,
 	unsigned long n;
 	size_t room;
 
-	(void)why;
 	/* Each byte may become two, plus the NUL. */
 	if (__builtin_mul_overflow(len, 2, &room)
 	    || __builtin_add_overflow(room, 1, &room)) {

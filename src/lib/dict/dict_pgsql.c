@@ -19,8 +19,9 @@
  * "SELECT function('%s')". Lookups only: no update, delete or iteration.
  *
  * SECURITY: key-derived values are escaped with PQescapeStringConn for
- * the connection's encoding (a key that is not valid in that encoding is
- * a temporary failure). Queries go through the extended protocol
+ * the connection's encoding (a key that is not valid in that encoding
+ * cannot be in the database: not found, with a warning). Queries go
+ * through the extended protocol
  * (PQexecParams), which runs exactly one statement.
  */
 #include <libpq-fe.h>
@@ -168,10 +169,16 @@ dict_pgsql_quote(void *ctx, struct buf *out, const char *str, size_t len,
 	buf_reserve(out, room);
 	n = PQescapeStringConn(ctx, out->data + out->len, str, len, &err);
 	if (err) {
+		/*
+		 * Only bytes that are not valid in the connection's
+		 * encoding fail here; such a key cannot be in the database.
+		 */
 		out->data[out->len] = 0;
-		dict_pgsql_message(why, "cannot escape the key: ",
-		    PQerrorMessage(ctx));
-		return -1;
+		buf_reset(why);
+		dict_pgsql_message(why, "", PQerrorMessage(ctx));
+		msg_warn("pgsql: cannot look up a key that is not valid in "
+		    "the connection's encoding: %s", why->data);
+		return 1;
 	}
 	out->len += n;
 	out->data[out->len] = 0;

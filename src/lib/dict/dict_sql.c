@@ -36,6 +36,9 @@
 #include "str.h"
 #include "timeutil.h"
 
+/* The longest retry_interval: a day (and no overflow in milliseconds). */
+#define DICT_SQL_RETRY_MAX	86400
+
 /* Parameters of the configuration file. */
 enum {
 	P_HOSTS,
@@ -266,9 +269,10 @@ dict_sql_cf_finish(struct dict_sql_cf *cf, struct dict_sql_raw *raw,
 	}
 	if (raw->value[P_RETRY_INTERVAL]
 	    && (time_parse_duration(raw->value[P_RETRY_INTERVAL], 's',
-	    &cf->retry_interval) < 0 || cf->retry_interval < 0)) {
+	    &cf->retry_interval) < 0 || cf->retry_interval < 0
+	    || cf->retry_interval > DICT_SQL_RETRY_MAX)) {
 		buf_printf(why, "%s, line %d: retry_interval: bad value "
-		    "\"%s\" (expected a time, e.g. 60s)", path,
+		    "\"%s\" (expected a time from 0s to 1d)", path,
 		    raw->line[P_RETRY_INTERVAL],
 		    raw->value[P_RETRY_INTERVAL]);
 		goto out;
@@ -495,7 +499,7 @@ dict_sql_expand(struct buf *out, const char *tmpl,
 	const struct dict_sql_parts *from;
 	const char *cp, *pct, *ptr;
 	size_t len;
-	int code;
+	int code, rc;
 
 	buf_reset(out);
 	for (cp = tmpl; (pct = strchr(cp, '%')) != NULL; cp = pct + 2) {
@@ -512,8 +516,8 @@ dict_sql_expand(struct buf *out, const char *tmpl,
 		if (!dict_sql_piece(code, from, &ptr, &len))
 			return 0;
 		if (quote) {
-			if (quote(ctx, out, ptr, len, why) < 0)
-				return -1;
+			if ((rc = quote(ctx, out, ptr, len, why)) != 0)
+				return rc < 0 ? -1 : 0;
 		} else {
 			buf_append(out, ptr, len);
 		}
@@ -834,17 +838,18 @@ dict_sql_try_host(struct dict_sql *t, struct dict_sql_host *h,
 		/* Escaping may depend on the connection (its charset). */
 		rc = dict_sql_expand_query(&sql, t->cf.query, key,
 		    t->be->quote, h->conn, why);
-		if (rc <= 0) {
-			if (rc == 0)	/* dict_sql_key_ok() said yes */
-				buf_set(why, "the key lacks a part the query "
-				    "needs");
+		if (rc < 0) {
 			st = DICT_SQL_EQUERY;
+			break;
+		}
+		dict_sql_result_reset(res);
+		if (rc == 0) {		/* the key cannot match: not found */
+			st = DICT_SQL_OK;
 			break;
 		}
 		if (msg_verbose)
 			msg_info("table %s: host %s: query: %s",
 			    t->d.full_name, h->name, sql.data);
-		dict_sql_result_reset(res);
 		st = t->be->query(t, h->conn, sql.data, sql.len, res, why);
 		if (st != DICT_SQL_ECONN || fresh || attempt > 0)
 			break;

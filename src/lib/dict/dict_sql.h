@@ -13,6 +13,16 @@
  *	result_format = %s
  *	domain = example.com, example.net
  *	expansion_limit = 0
+ *	retry_interval = 60s
+ *
+ * sqlite takes dbname (the database file), query, result_format, domain
+ * and expansion_limit. The old-style select_field, table, where_field
+ * and additional_conditions (pgsql also select_function) build the query
+ * when there is none. domain takes a list of domain names only (not
+ * Postfix's files or type:table lookups). retry_interval (mysql, pgsql)
+ * is how long a failed host is skipped, 0s to 1d. mysql accepts and
+ * ignores option_file, option_group and tls_* with a warning; other
+ * unknown names are warnings too, naming file and line.
  *
  * Each back end (dict_mysql.c, dict_pgsql.c, dict_sqlite.c) supplies a
  * struct dict_sql_backend (connect, quote, query, disconnect) and calls
@@ -91,7 +101,11 @@ void dict_sql_cf_free(struct dict_sql_cf *cf);
 /* 0, or -1 with why ("bad % sequence \"%x\"") */
 int dict_sql_template_check(const char *tmpl, struct buf *why);
 
-/* Append the escaped form of str[0..len) to out; 0, or -1 with why. */
+/*
+ * Append the escaped form of str[0..len) to out. Returns 0; 1 when str
+ * cannot occur in the database (not valid in its encoding: the query is
+ * not run and the lookup is "not found"); -1 with why on failure.
+ */
 typedef int (*dict_sql_quote_fn)(void *ctx, struct buf *out,
     const char *str, size_t len, struct buf *why);
 
@@ -101,8 +115,8 @@ bool dict_sql_key_ok(const char *query, const char *result_format,
 
 /*
  * Expand the query for key into out (replaced). Returns 1, 0 when the
- * key lacks a part (out undefined: do not run it), -1 when quote failed
- * (why set).
+ * key lacks a part or quote said it cannot match (out undefined: do not
+ * run it), -1 when quote failed (why set).
  */
 int dict_sql_expand_query(struct buf *out, const char *tmpl,
     const char *key, dict_sql_quote_fn quote, void *ctx, struct buf *why);

@@ -46,6 +46,7 @@
 #include "attr.h"
 #include "buf.h"
 #include "dict.h"
+#include "dict_lmdb.h"
 #include "dict_proxy.h"
 #include "mem.h"
 #include "msg.h"
@@ -433,6 +434,8 @@ mail_dict_init(void)
 {
 	static bool done;
 
+	/* Again after every configuration load: the size may have changed. */
+	dict_lmdb_set_map_size((size_t)var_lmdb_map_size);
 	if (done)
 		return;
 	dict_proxy_register();

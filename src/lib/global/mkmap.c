@@ -349,7 +349,7 @@ mkmap_build(const char *type_name, const char *source_path,
 		msg_info("table %s: %zu entries from %s", full.data,
 		    ctx.entries, source.data);
 out:
-	dict_close(ctx.dict);		/* without commit: nothing changes */
+	dict_close(ctx.dict);	/* without commit: nothing changes */
 	status = mkmap_close_source(source.data, own, status, why);
 	buf_fini(&full);
 	buf_fini(&source);

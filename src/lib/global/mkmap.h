@@ -27,8 +27,9 @@
  * Source formats:
  *  MKMAP_POSTMAP	postmap(1)'s, see dict_source.h: "key whitespace
  *			value", one entry per logical line.
- *  MKMAP_ALIAS		aliases(5): "name: value, value ..." with lline.h's
- *			comments and continuation lines (joined as written).
+ *  MKMAP_ALIAS		aliases(5): "name: value, value ..." with
+ *			lline.h's comments and continuation lines (joined
+ *			as written).
  *			The name is a word, or a quoted string for names with
  *			spaces or colons ("\"john smith\": john"; a backslash
  *			quotes the next character; the quotes are not stored).

@@ -119,6 +119,9 @@ test_quote(void *ctx, struct buf *out, const char *str, size_t len,
 		buf_set(why, "cannot quote");
 		return -1;
 	}
+	/* Like a byte that is not valid in the database's encoding. */
+	if (memchr(str, '\377', len))
+		return 1;
 	buf_putc(out, '<');
 	for (i = 0; i < len; i++) {
 		if (str[i] == '\'' || str[i] == '\\')
@@ -203,6 +206,10 @@ test_expand_query(void **state)
 	    "fail", &why);
 	assert_int_equal(rc, -1);
 	assert_string_equal(why.data, "cannot quote");
+	/* A value that cannot be in the database: do not run the query. */
+	rc = dict_sql_expand_query(&out, "%u %d", "a@b\377", test_quote,
+	    NULL, &why);
+	assert_int_equal(rc, 0);
 	buf_fini(&out);
 	buf_fini(&why);
 }
@@ -471,7 +478,11 @@ test_cf(void **state)
 		{"bad retry_interval", DICT_SQL_CF_HOSTS,
 		    "query = x\nretry_interval = soon\n",
 		    ", line 2: retry_interval: bad value \"soon\" (expected a "
-		    "time, e.g. 60s)", NULL, NULL},
+		    "time from 0s to 1d)", NULL, NULL},
+		{"retry_interval too long", DICT_SQL_CF_HOSTS,
+		    "query = x\nretry_interval = 2d\n",
+		    ", line 2: retry_interval: bad value \"2d\" (expected a "
+		    "time from 0s to 1d)", NULL, NULL},
 	};
 	struct dict_sql_cf cf;
 	struct buf why, want;
@@ -643,9 +654,17 @@ fake_query(struct dict_sql *t, void *conn, const char *sql, size_t len,
 	return DICT_SQL_OK;
 }
 
+static int
+fake_quote(void *ctx, struct buf *out, const char *str, size_t len,
+    struct buf *why)
+{
+	(void)ctx;
+	return test_quote(NULL, out, str, len, why);
+}
+
 static const struct dict_sql_backend fake_backend = {
 	.connect = fake_connect,
-	.quote = test_quote,
+	.quote = fake_quote,
 	.query = fake_query,
 	.disconnect = fake_disconnect,
 	.cf_flags = DICT_SQL_CF_HOSTS,
@@ -867,6 +886,16 @@ test_recovery(void **state)
 	fake_query_error = false;
 	assert_int_equal(dict_lookup(d, "x", &value), DICT_FOUND);
 	assert_int_equal(fake_connects, 0);
+
+	dict_close(d);
+
+	/* A key the database cannot hold: not found, no query. */
+	d = fake_open("query = k='%s'\nhosts = a\n");
+	assert_int_equal(dict_lookup(d, "\377@x", &value), DICT_NOTFOUND);
+	assert_string_equal(value.data, "");
+	assert_int_equal(fake_queries, 0);
+	assert_int_equal(dict_lookup(d, "y@x", &value), DICT_FOUND);
+	assert_string_equal(value.data, "a,k='<y@x>'");
 	dict_close(d);
 	buf_fini(&value);
 }
