@@ -326,6 +326,24 @@ dict_cache_key(const char *type_name, int open_flags, int dict_flags)
 	return buf_steal(&key);
 }
 
+/* Make every open failure name the table, whatever the type said. */
+static void
+dict_name_reason(struct buf *why, const char *type_name)
+{
+	struct buf text;
+
+	if (why->len == 0) {
+		buf_printf(why, "table %s: cannot open", type_name);
+		return;
+	}
+	if (str_has_prefix(why->data, "table "))
+		return;
+	buf_init(&text, why->len + 64);
+	buf_printf(&text, "table %s: %s", type_name, why->data);
+	buf_setn(why, text.data, text.len);
+	buf_fini(&text);
+}
+
 struct dict *
 dict_open_strict(const char *type_name, int open_flags, int dict_flags,
     struct buf *why)
@@ -353,8 +371,7 @@ dict_open_strict(const char *type_name, int open_flags, int dict_flags,
 		    type_name, type.data);
 	} else if ((d = ops->open(name.data, open_flags, dict_flags,
 	    why)) == NULL) {
-		if (why->len == 0)
-			buf_printf(why, "table %s: cannot open", type_name);
+		dict_name_reason(why, type_name);
 	}
 	buf_fini(&type);
 	buf_fini(&name);

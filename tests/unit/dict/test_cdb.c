@@ -47,6 +47,23 @@ tmp_name(const char *type, const char *name, const char *suffix)
 	return b->data;
 }
 
+/*
+ * The reason dict_open_strict() gives for a table it cannot open:
+ * "table cdb:<tmpdir>/name: open <tmpdir>/name<rest>" (static storage).
+ */
+static const char *
+open_reason(const char *name, const char *rest)
+{
+	static struct buf want;
+
+	if (want.data == NULL)
+		buf_init(&want, 128);
+	buf_reset(&want);
+	buf_printf(&want, "table cdb:%s/%s: open %s/%s%s", tmpdir, name,
+	    tmpdir, name, rest);
+	return want.data;
+}
+
 /* The names in the test directory, sorted, space-separated. */
 static char *
 dir_list(void)
@@ -204,9 +221,8 @@ test_create_commit(void **state)
 	/* Readers do not see a table being built; nor does the builder. */
 	assert_null(dict_open_strict(tmp_name("cdb", "t", NULL), O_RDONLY,
 	    DICT_FLAG_NO_CACHE, &why));
-	assert_true(strncmp(why.data, "open ", 5) == 0);
-	assert_string_equal(why.data + 5, tmp_name(NULL, "t",
-	    ".cdb: No such file or directory"));
+	assert_string_equal(why.data,
+	    open_reason("t", ".cdb: No such file or directory"));
 	capture_start();
 	assert_int_equal(dict_lookup(d, "a", &value), DICT_TEMPFAIL);
 	free(capture_end());
@@ -336,7 +352,8 @@ test_missing_and_bad(void **state)
 	    DICT_FLAG_NO_CACHE);
 	free(capture_end());
 	assert_int_equal(dict_lookup(d, "x", &value), DICT_TEMPFAIL);
-	assert_non_null(strstr(dict_error(d), "No such file or directory"));
+	assert_string_equal(dict_error(d),
+	    open_reason("none", ".cdb: No such file or directory"));
 	dict_close(d);
 
 	fp = fopen(tmp_name(NULL, "short", ".cdb"), "w");

@@ -3,8 +3,8 @@
  *
  * Table-driven: each lookup case is a table text, a key and the wanted
  * result (NULL: not found); each error case is a table text and the
- * exact message, after "<file>, ". Files are written to a temporary
- * directory and opened through dict_open_strict().
+ * exact message, after "table cidr:<file>: <file>, ". Files are written
+ * to a temporary directory and opened through dict_open_strict().
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,7 +227,8 @@ test_lookup(void **state)
 struct error_case {
 	const char *label;
 	const char *text;
-	const char *want;		/* after "<file>, " */
+	/* The message after "table cidr:<file>: <file>, ". */
+	const char *want;
 };
 
 static const struct error_case errors[] = {
@@ -313,7 +314,8 @@ test_errors(void **state)
 		d = open_table(errors[i].text, O_RDONLY, 0, &why);
 		CHECK(d == NULL, errors[i].label);
 		buf_reset(&want);
-		buf_printf(&want, "%s, %s", path.data, errors[i].want);
+		buf_printf(&want, "table cidr:%s: %s, %s", path.data,
+		    path.data, errors[i].want);
 		if (strcmp(why.data, want.data) != 0)
 			fail_msg("case \"%s\": got \"%s\", want \"%s\"",
 			    errors[i].label, why.data, want.data);
@@ -343,9 +345,9 @@ test_open(void **state)
 	out = capture_end();
 	assert_true(dict_is_surrogate(d));
 	assert_int_equal(dict_lookup(d, "192.0.2.1", &value), DICT_TEMPFAIL);
-	buf_printf(&why, "%s, line 2: non-null host address bits in "
-	    "\"192.0.2.1/24\", perhaps you should use \"192.0.2.0/24\"",
-	    path.data);
+	buf_printf(&why, "table cidr:%s: %s, line 2: non-null host address "
+	    "bits in \"192.0.2.1/24\", perhaps you should use "
+	    "\"192.0.2.0/24\"", path.data, path.data);
 	assert_string_equal(dict_error(d), why.data);
 	assert_non_null(strstr(out, why.data));
 	free(out);
@@ -356,8 +358,8 @@ test_open(void **state)
 	assert_null(dict_open_strict(name.data, O_RDONLY, DICT_FLAG_NO_CACHE,
 	    &why));
 	buf_reset(&value);
-	buf_printf(&value, "open %s/missing: No such file or directory",
-	    tmpdir);
+	buf_printf(&value, "table cidr:%s/missing: open %s/missing: No such "
+	    "file or directory", tmpdir, tmpdir);
 	assert_string_equal(why.data, value.data);
 
 	assert_null(open_table("192.0.2.1 x\n", O_RDWR, 0, &why));

@@ -4,9 +4,10 @@
  *
  * Table-driven: each lookup case is a pattern file text, a key and the
  * wanted result (NULL: not found); each error case is a file text and
- * the exact message, after "<file>, ". Files are written to a temporary
- * directory. The match limit is tested with a pattern that backtracks
- * exponentially and a small limit, so the test stays fast.
+ * the exact message, after "table pcre:<file>: <file>, ". Files are
+ * written to a temporary directory. The match limit is tested with a
+ * pattern that backtracks exponentially and a small limit, so the test
+ * stays fast.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -197,7 +198,8 @@ test_lookup(void **state)
 struct error_case {
 	const char *label;
 	const char *text;
-	const char *want;		/* after "<file>, " */
+	/* The message after "table pcre:<file>: <file>, ". */
+	const char *want;
 };
 
 static const struct error_case errors[] = {
@@ -234,7 +236,8 @@ test_errors(void **state)
 		d = open_table(errors[i].text, 0, &why);
 		CHECK(d == NULL, errors[i].label);
 		buf_reset(&want);
-		buf_printf(&want, "%s, %s", path.data, errors[i].want);
+		buf_printf(&want, "table pcre:%s: %s, %s", path.data,
+		    path.data, errors[i].want);
 		if (strcmp(why.data, want.data) != 0)
 			fail_msg("case \"%s\": got \"%s\", want \"%s\"",
 			    errors[i].label, why.data, want.data);
@@ -272,8 +275,8 @@ test_bad_regexp(void **state)
 		d = open_table(file.data, 0, &why);
 		CHECK(d == NULL, bad[i]);
 		buf_reset(&want);
-		buf_printf(&want, "%s, line 2: bad regular expression: %s",
-		    path.data, (char *)text);
+		buf_printf(&want, "table pcre:%s: %s, line 2: bad regular "
+		    "expression: %s", path.data, path.data, (char *)text);
 		if (strcmp(why.data, want.data) != 0)
 			fail_msg("case \"%s\": got \"%s\", want \"%s\"", bad[i],
 			    why.data, want.data);
@@ -417,8 +420,8 @@ test_open(void **state)
 	assert_null(dict_open_strict(name.data, O_RDONLY, DICT_FLAG_NO_CACHE,
 	    &why));
 	buf_reset(&value);
-	buf_printf(&value, "open %s/missing: No such file or directory",
-	    tmpdir);
+	buf_printf(&value, "table pcre:%s/missing: open %s/missing: No such "
+	    "file or directory", tmpdir, tmpdir);
 	assert_string_equal(why.data, value.data);
 
 	d = open_table("/^Abc$/i exact\n/^(.*)$/ [$1]\n", DICT_FLAG_FOLD,

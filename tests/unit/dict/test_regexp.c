@@ -4,8 +4,9 @@
  *
  * Table-driven: each lookup case is a pattern file text, a key and the
  * wanted result (NULL: not found); each error case is a file text and
- * the exact message, after "<file>, ". Files are written to a temporary
- * directory and opened through dict_open_strict(), as daemons do.
+ * the exact message, after "table regexp:<file>: <file>, ". Files are
+ * written to a temporary directory and opened through
+ * dict_open_strict(), as daemons do.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -217,7 +218,8 @@ test_lookup(void **state)
 struct error_case {
 	const char *label;
 	const char *text;
-	const char *want;		/* after "<file>, " */
+	/* The message after "table regexp:<file>: <file>, ". */
+	const char *want;
 };
 
 static const struct error_case errors[] = {
@@ -299,7 +301,8 @@ test_errors(void **state)
 		d = open_table("regexp", errors[i].text, 0, &why);
 		CHECK(d == NULL, errors[i].label);
 		buf_reset(&want);
-		buf_printf(&want, "%s, %s", path.data, errors[i].want);
+		buf_printf(&want, "table regexp:%s: %s, %s", path.data,
+		    path.data, errors[i].want);
 		if (strcmp(why.data, want.data) != 0)
 			fail_msg("case \"%s\": got \"%s\", want \"%s\"",
 			    errors[i].label, why.data, want.data);
@@ -335,8 +338,8 @@ test_bad_regexp(void **state)
 		buf_fini(&file);
 		CHECK(d == NULL, bad[i]);
 		buf_reset(&want);
-		buf_printf(&want, "%s, line 2: bad regular expression: %s",
-		    path.data, text);
+		buf_printf(&want, "table regexp:%s: %s, line 2: bad regular "
+		    "expression: %s", path.data, path.data, text);
 		if (strcmp(why.data, want.data) != 0)
 			fail_msg("case \"%s\": got \"%s\", want \"%s\"", bad[i],
 			    why.data, want.data);
@@ -364,7 +367,8 @@ test_surrogate(void **state)
 	assert_int_equal(dict_lookup(d, "a", &value), DICT_TEMPFAIL);
 	out = capture_end();
 	assert_true(dict_is_surrogate(d));
-	buf_printf(&why, "%s, line 2: unknown flag \"q\"", path.data);
+	buf_printf(&why, "table regexp:%s: %s, line 2: unknown flag \"q\"",
+	    path.data, path.data);
 	assert_string_equal(dict_error(d), why.data);
 	assert_non_null(strstr(out, why.data));
 	free(out);
@@ -372,7 +376,8 @@ test_surrogate(void **state)
 
 	/* A missing file. */
 	buf_reset(&why);
-	buf_printf(&why, "open %s/missing: No such file or directory", tmpdir);
+	buf_printf(&why, "table regexp:%s/missing: open %s/missing: No such "
+	    "file or directory", tmpdir, tmpdir);
 	buf_reset(&name);
 	buf_printf(&name, "regexp:%s/missing", tmpdir);
 	assert_null(dict_open_strict(name.data, O_RDONLY, DICT_FLAG_NO_CACHE,

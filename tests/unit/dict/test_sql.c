@@ -1076,8 +1076,8 @@ test_sqlite_open_errors(void **state)
 	log = capture_end();
 	assert_true(dict_is_surrogate(d));
 	buf_reset(&want);
-	buf_printf(&want, "%s: open database /nonexistent/x.sqlite: unable "
-	    "to open database file", path);
+	buf_printf(&want, "table sqlite:%s: %s: open database "
+	    "/nonexistent/x.sqlite: unable to open database file", path, path);
 	assert_string_equal(dict_error(d), want.data);
 	assert_non_null(strstr(log, want.data));
 	assert_int_equal(dict_lookup(d, "k", &value), DICT_TEMPFAIL);
@@ -1093,7 +1093,7 @@ test_sqlite_open_errors(void **state)
 	d = dict_open(want.data, O_RDONLY, 0);
 	free(capture_end());
 	buf_reset(&want);
-	buf_printf(&want, "%s: missing dbname", path);
+	buf_printf(&want, "table sqlite:%s: %s: missing dbname", path, path);
 	assert_string_equal(dict_error(d), want.data);
 	dict_close(d);
 	free(path);

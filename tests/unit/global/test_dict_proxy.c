@@ -496,8 +496,8 @@ test_open_refused(void **state)
 	struct buf value;
 	struct dict *d;
 	char *log;
-	const char *want = "proxymap: table deny:/etc/x is not approved for "
-	    "proxy read access";
+	const char *want = "table proxy:deny:/etc/x: proxymap: table "
+	    "deny:/etc/x is not approved for proxy read access";
 
 	(void)state;
 	buf_init(&value, 64);
