@@ -564,7 +564,8 @@ main(int argc, char **argv)
 	d = dict_open(o.table, O_RDONLY, o.dict_flags);
 	open_secs = now_secs() - t0;
 	if (dict_is_surrogate(d)) {
-		msg_error("%s: cannot open: %s", o.table, dict_error(d));
+		/* dict_open() has logged why. */
+		msg_error("%s: cannot open the table, giving up", o.table);
 		exit(1);
 	}
 	mem_read(&opened);

@@ -15,6 +15,12 @@
  * back-references (\1), which can be slow on hostile keys; the key
  * length is bounded by dict.c (DICT_MAX_KEY). Tables whose patterns
  * need back-references are safer as pcre:, which has a match limit.
+ *
+ * glibc's regcomp() copies the operand of every "+" and "{m,n}", so
+ * stacked or nested repetitions ("x++++...", "((x+)+)+...") grow the
+ * compiled pattern exponentially and can exhaust memory. Before calling
+ * regcomp(), regexp_weight() estimates the size of the compiled tree and
+ * patterns above REGEXP_MAX_WEIGHT are refused as too complex.
  */
 #include <limits.h>
 #include <regex.h>
@@ -44,6 +50,122 @@ regexp_error_text(struct buf *out, int err, const regex_t *re)
 	regerror(err, re, text, need);
 	buf_puts(out, text);
 	free(text);
+}
+
+#define REGEXP_MAX_WEIGHT	100000
+#define REGEXP_MAX_DEPTH	64
+
+/* Multiply with saturation above the limit. */
+static unsigned long
+regexp_mul(unsigned long a, unsigned long b)
+{
+	unsigned long r;
+
+	if (__builtin_mul_overflow(a, b, &r) || r > REGEXP_MAX_WEIGHT)
+		return REGEXP_MAX_WEIGHT + 1;
+	return r;
+}
+
+static unsigned long
+regexp_add(unsigned long a, unsigned long b)
+{
+	return a + b > REGEXP_MAX_WEIGHT ? REGEXP_MAX_WEIGHT + 1 : a + b;
+}
+
+/* Skip a bracket expression starting at p ('['); returns its end. */
+static const char *
+regexp_skip_bracket(const char *p)
+{
+	p++;
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++;
+	while (*p && *p != ']') {
+		if (p[0] == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
+			char end = p[1];
+
+			for (p += 2; *p && !(p[0] == end && p[1] == ']'); p++)
+				;
+			if (*p)
+				p += 2;
+			continue;
+		}
+		p++;
+	}
+	return *p ? p + 1 : p;
+}
+
+/*
+ * Estimate the number of nodes regcomp() builds: each atom counts one;
+ * "+" doubles its operand and "{m,n}" multiplies it by max(m, n) + 1;
+ * a group weighs what it contains. Saturates above REGEXP_MAX_WEIGHT;
+ * nesting deeper than REGEXP_MAX_DEPTH counts as too heavy.
+ */
+static unsigned long
+regexp_weight(const char *pattern, bool ere)
+{
+	unsigned long sum[REGEXP_MAX_DEPTH], last[REGEXP_MAX_DEPTH], w, m, n;
+	const char *p = pattern;
+	int depth = 0;
+	char ch;
+
+	sum[0] = last[0] = 0;
+	while ((ch = *p) != 0) {
+		bool esc = ch == '\\' && p[1] != 0;
+
+		if (esc)
+			ch = *++p;
+		if ((ere && !esc && ch == '(') || (!ere && esc && ch == '(')) {
+			if (++depth >= REGEXP_MAX_DEPTH)
+				return REGEXP_MAX_WEIGHT + 1;
+			sum[depth] = last[depth] = 0;
+			p++;
+		} else if (((ere && !esc) || (!ere && esc)) && ch == ')'
+		    && depth > 0) {
+			w = regexp_add(sum[depth], last[depth]);
+			depth--;
+			sum[depth] = regexp_add(sum[depth], last[depth]);
+			last[depth] = w;
+			p++;
+		} else if (((ere && !esc) || (!ere && esc)) && ch == '|') {
+			sum[depth] = regexp_add(sum[depth], last[depth]);
+			last[depth] = 0;
+			p++;
+		} else if (((ere && !esc) || (!ere && esc)) && ch == '+') {
+			last[depth] = regexp_mul(last[depth], 2);
+			p++;
+		} else if (((ere && !esc) || (!ere && esc)) && ch == '{') {
+			m = n = 0;
+			for (p++; *p >= '0' && *p <= '9'; p++)
+				m = regexp_add(regexp_mul(m, 10), (unsigned)(*p
+				    - '0'));
+			if (*p == ',')
+				for (p++; *p >= '0' && *p <= '9'; p++)
+					n = regexp_add(regexp_mul(n, 10),
+					    (unsigned)(*p - '0'));
+			/* The closing brace: "}" or, in basic syntax, "\}". */
+			if (!ere && p[0] == '\\' && p[1] == '}')
+				p += 2;
+			else if (ere && *p == '}')
+				p++;
+			last[depth] = regexp_mul(last[depth],
+			    (m > n ? m : n) + 1);
+		} else if (!esc && ch == '[') {
+			sum[depth] = regexp_add(sum[depth], last[depth]);
+			last[depth] = 1;
+			p = regexp_skip_bracket(p);
+		} else if (!esc && (ch == '*' || (ere && ch == '?'))) {
+			p++;			/* wraps, does not copy */
+		} else {
+			sum[depth] = regexp_add(sum[depth], last[depth]);
+			last[depth] = 1;
+			p++;
+		}
+	}
+	for (w = 0; depth >= 0; depth--)
+		w = regexp_add(w, regexp_add(sum[depth], last[depth]));
+	return w;
 }
 
 static void *
@@ -76,6 +198,11 @@ regexp_compile(const char *pattern, const char *flags, bool groups,
 	}
 	if (!groups)
 		cflags |= REG_NOSUB;
+	if (regexp_weight(pattern, cflags & REG_EXTENDED) > REGEXP_MAX_WEIGHT) {
+		buf_set(why, "bad regular expression: too complex (nested or "
+		    "stacked repetition)");
+		return NULL;
+	}
 	p = xcalloc(1, sizeof(*p));
 	if ((err = regcomp(&p->re, pattern, cflags)) != 0) {
 		buf_set(why, "bad regular expression: ");

@@ -285,6 +285,21 @@ static const struct error_case errors[] = {
 	    "line 1: logical line must not start with whitespace"},
 	{"line numbers count comments and continuations",
 	    "# c\n/a/\n  x\n\n/b/ y\n/c/q z\n", "line 6: unknown flag \"q\""},
+	/* glibc's regcomp would need memory exponential in these. */
+	{"stacked repetition",
+	    "/x++++++++++++++++++++++++++++++++++++++++/ y\n",
+	    "line 1: bad regular expression: too complex (nested or stacked "
+	    "repetition)"},
+	{"nested repetition",
+	    "/((((((((((((((((((((x+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+/ y\n",
+	    "line 1: bad regular expression: too complex (nested or stacked "
+	    "repetition)"},
+	{"nested intervals", "/((a{100}){100}){100}/ y\n",
+	    "line 1: bad regular expression: too complex (nested or stacked "
+	    "repetition)"},
+	{"basic syntax intervals", "/\\(\\(a\\{400\\}\\)\\{400\\}\\)/x y\n",
+	    "line 1: bad regular expression: too complex (nested or stacked "
+	    "repetition)"},
 };
 
 static void
