@@ -20,7 +20,10 @@
  * stacked or nested repetitions ("x++++...", "((x+)+)+...") grow the
  * compiled pattern exponentially and can exhaust memory. Before calling
  * regcomp(), regexp_weight() estimates the size of the compiled tree and
- * patterns above REGEXP_MAX_WEIGHT are refused as too complex.
+ * patterns above REGEXP_MAX_WEIGHT are refused as too complex. Stacked
+ * repetition operators ("x*+*+") are refused outright: POSIX leaves them
+ * undefined, and glibc needs time and memory exponential in their number
+ * even when the tree stays small (found by fuzzing).
  */
 #include <limits.h>
 #include <regex.h>
@@ -52,7 +55,7 @@ regexp_error_text(struct buf *out, int err, const regex_t *re)
 	free(text);
 }
 
-#define REGEXP_MAX_WEIGHT	100000
+#define REGEXP_MAX_WEIGHT	10000
 #define REGEXP_MAX_DEPTH	64
 
 /* Multiply with saturation above the limit. */
@@ -107,15 +110,22 @@ regexp_weight(const char *pattern, bool ere)
 {
 	unsigned long sum[REGEXP_MAX_DEPTH], last[REGEXP_MAX_DEPTH], w, m, n;
 	const char *p = pattern;
+	bool quantified = false;	/* the last item was a repetition */
 	int depth = 0;
 	char ch;
 
 	sum[0] = last[0] = 0;
 	while ((ch = *p) != 0) {
 		bool esc = ch == '\\' && p[1] != 0;
+		bool special = ere ? !esc : esc;
+		bool quantifier = (special && (ch == '+' || ch == '{'))
+		    || (!esc && ch == '*') || (ere && !esc && ch == '?');
 
 		if (esc)
 			ch = *++p;
+		if (quantifier && quantified && p > pattern + 1)
+			return REGEXP_MAX_WEIGHT + 1;
+		quantified = quantifier;
 		if ((ere && !esc && ch == '(') || (!ere && esc && ch == '(')) {
 			if (++depth >= REGEXP_MAX_DEPTH)
 				return REGEXP_MAX_WEIGHT + 1;

@@ -294,6 +294,12 @@ static const struct error_case errors[] = {
 	    "/((((((((((((((((((((x+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+/ y\n",
 	    "line 1: bad regular expression: too complex (nested or stacked "
 	    "repetition)"},
+	{"stacked star and plus", "/x*+*+*+*+*+*+*+*+*+*+*+*+*+/ y\n",
+	    "line 1: bad regular expression: too complex (nested or stacked "
+	    "repetition)"},
+	{"interval then star", "/a{2}*/ y\n",
+	    "line 1: bad regular expression: too complex (nested or stacked "
+	    "repetition)"},
 	{"nested intervals", "/((a{100}){100}){100}/ y\n",
 	    "line 1: bad regular expression: too complex (nested or stacked "
 	    "repetition)"},
