@@ -594,7 +594,9 @@ static const struct validate_case validate_cases[] = {
 	    "$mydestination -> $myorigin -> $mydestination\n"
 	    "error: main.cf, line 1: parameter myorigin: recursion loop: "
 	    "$myorigin -> $mydestination -> $myorigin\n"},
-	{"loop through defaults", "myhostname = $myorigin\n", NULL, 4,
+	{"loop through defaults", "myhostname = $myorigin\n", NULL, 5,
+	    "error: default: parameter local_transport: recursion loop: "
+	    "$myhostname -> $myorigin -> $myhostname\n"
 	    "error: default: parameter mydestination: recursion loop: "
 	    "$myhostname -> $myorigin -> $myhostname\n"
 	    "error: default: parameter mydomain: recursion loop: "

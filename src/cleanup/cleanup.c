@@ -1,0 +1,4 @@
+/*
+ * cleanup.c - (to be written)
+ */
+int main(void) { return 0; }

@@ -1,0 +1,3 @@
+/*
+ * cleanup_envelope.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * cleanup_message.c - (to be written)
+ */

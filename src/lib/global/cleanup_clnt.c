@@ -1,0 +1,3 @@
+/*
+ * cleanup_clnt.c - (to be written)
+ */

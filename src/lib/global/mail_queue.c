@@ -1,0 +1,3 @@
+/*
+ * mail_queue.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * qfile.c - (to be written)
+ */

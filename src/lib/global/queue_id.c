@@ -1,0 +1,3 @@
+/*
+ * queue_id.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * rec.c - (to be written)
+ */

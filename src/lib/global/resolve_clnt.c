@@ -1,0 +1,3 @@
+/*
+ * resolve_clnt.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * rewrite_clnt.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * petrel_cat.c - (to be written)
+ */

@@ -1,0 +1,4 @@
+/*
+ * pickup.c - (to be written)
+ */
+int main(void) { return 0; }

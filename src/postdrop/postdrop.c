@@ -1,0 +1,4 @@
+/*
+ * postdrop.c - (to be written)
+ */
+int main(void) { return 0; }

@@ -1,0 +1,4 @@
+/*
+ * sendmail.c - (to be written)
+ */
+int main(void) { return 0; }

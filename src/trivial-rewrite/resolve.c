@@ -1,0 +1,3 @@
+/*
+ * resolve.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * rewrite.c - (to be written)
+ */

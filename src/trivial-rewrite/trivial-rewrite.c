@@ -1,0 +1,4 @@
+/*
+ * trivial-rewrite.c - (to be written)
+ */
+int main(void) { return 0; }

@@ -1,0 +1,4 @@
+/*
+ * test_queue_id.c - (to be written)
+ */
+int main(void) { return 0; }

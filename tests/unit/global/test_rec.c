@@ -1,0 +1,4 @@
+/*
+ * test_rec.c - (to be written)
+ */
+int main(void) { return 0; }
