@@ -1,0 +1,3 @@
+/*
+ * addr_list.c - (to be written)
+ */

@@ -1,0 +1,4 @@
+/*
+ * test_addr_list.c - (to be written)
+ */
+int main(void) { return 0; }
