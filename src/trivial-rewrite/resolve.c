@@ -1,3 +1,537 @@
 /*
- * resolve.c - (to be written)
+ * resolve.c - trivial-rewrite: resolve an address to a delivery route
+ *
+ *	resolve_init();
+ *	rc = resolve_addr("joe%remote@localhost", &reply, &why);
+ *
+ * The "resolve" request of trivial-rewrite(8): which transport delivers
+ * to an address, to which next hop, for which envelope recipient, and
+ * the address class (the rules are in resolve_clnt.h).
+ *
+ * Local domains are peeled off first: as long as the domain is local
+ * (mydestination, or [addr] for an address of this host) it is removed
+ * and the local part is searched for routing that it may still carry,
+ * quoted or not ("user@remote"@local, user%remote@local and
+ * remote!user@local; the last two under allow_percent_hack and
+ * swap_bangpath). Like Postfix, routing is honoured only behind a local
+ * domain; what remains decides the class.
+ *
+ * Domain lists (mydestination, relay_domains, virtual_alias_domains,
+ * virtual_mailbox_domains) hold names, ".parent" patterns (any
+ * subdomain), "!pattern" exclusions and type:name tables (looked up
+ * with the domain, then ".parent" for each parent domain; the value
+ * does not matter). A table that fails makes the request a temporary
+ * failure, never "not local". inet_interfaces "all" means every address
+ * of every interface (getifaddrs(3)), read once at start.
+ *
+ * SECURITY: addresses come from outside (via the client). They are
+ * edited only inside struct buf, the routing loop is bounded, and table
+ * keys are bounded by the dict layer.
  */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "dict.h"
+#include "mem.h"
+#include "msg.h"
+#include "params.h"
+#include "resolve.h"
+#include "rewrite.h"
+#include "str.h"
+
+/*
+ * Each round removes a local domain; real addresses need one or two.
+ * More is an error (temporary, as the protocol has no other kind).
+ */
+#define RESOLVE_MAX_ROUNDS	64
+
+#define RESOLVE_LIST_SEPS	", \t\r\n"
+#define RESOLVE_ALIAS_TRANSPORT	"error"
+#define RESOLVE_ALIAS_NEXTHOP	"5.1.1 User unknown in virtual alias table"
+
+struct domain_pattern {
+	char *text;			/* lowercase name or ".parent" */
+	struct dict *dict;		/* or a table */
+	bool negate;			/* "!pattern" */
+};
+
+struct domain_list {
+	const char *param;
+	struct domain_pattern *pats;
+	size_t count;
+};
+
+static struct domain_list resolve_mydest = {.param = "mydestination"};
+static struct domain_list resolve_relay = {.param = "relay_domains"};
+static struct domain_list resolve_valias = {.param = "virtual_alias_domains"};
+static struct domain_list resolve_vmbox = {.param = "virtual_mailbox_domains"};
+
+/* The addresses of this host that [addr] literals are compared with. */
+struct resolve_inaddr {
+	int family;
+	unsigned char addr[16];
+};
+
+static struct resolve_inaddr *resolve_inaddrs;
+static size_t resolve_inaddr_count;
+
+/*
+ * Next list element: separators split, except inside {...} so that
+ * inline:{a=b, c=d} stays one element. NULL when none is left.
+ */
+static const char *
+resolve_next_token(const char *cp, struct buf *tok)
+{
+	int depth = 0;
+
+	cp += strspn(cp, RESOLVE_LIST_SEPS);
+	if (*cp == 0)
+		return NULL;
+	buf_reset(tok);
+	for (; *cp != 0; cp++) {
+		if (depth == 0 && strchr(RESOLVE_LIST_SEPS, *cp) != NULL)
+			break;
+		if (*cp == '{')
+			depth++;
+		else if (*cp == '}' && depth > 0)
+			depth--;
+		buf_putc(tok, *cp);
+	}
+	return cp;
+}
+
+static void
+domain_list_init(struct domain_list *l, const char *value)
+{
+	struct buf tok;
+	struct domain_pattern *p;
+	const char *cp = value, *text;
+	size_t cap = 0;
+
+	buf_init(&tok, 64);
+	while ((cp = resolve_next_token(cp, &tok)) != NULL) {
+		if (l->count == cap) {
+			cap = cap ? cap * 2 : 4;
+			l->pats = xreallocarray(l->pats, cap, sizeof(*l->pats));
+		}
+		p = &l->pats[l->count];
+		memset(p, 0, sizeof(*p));
+		text = tok.data;
+		if (*text == '!') {
+			p->negate = true;
+			text++;
+		}
+		if (*text == '/') {
+			msg_warn("%s: \"%s\": patterns from a file are not "
+			    "supported; ignored", l->param, text);
+			continue;
+		}
+		if (*text != '[' && strchr(text, ':') != NULL) {
+			p->dict = dict_open(text, O_RDONLY, DICT_FLAG_FOLD);
+		} else {
+			p->text = xstrdup(text);
+			str_lower(p->text);
+		}
+		l->count++;
+	}
+	buf_fini(&tok);
+}
+
+/* Is the table answer for key a hit? 1, 0, or -1 with why set. */
+static int
+domain_table_lookup(const struct domain_list *l, struct dict *d,
+    const char *key, struct buf *value, struct buf *why)
+{
+	switch (dict_lookup(d, key, value)) {
+	case DICT_FOUND:
+		return 1;
+	case DICT_NOTFOUND:
+		return 0;
+	default:
+		buf_reset(why);
+		buf_printf(why, "%s: %s", l->param, dict_error(d));
+		return -1;
+	}
+}
+
+/* Table: the domain, then ".parent" for each parent domain. */
+static int
+domain_table_match(const struct domain_list *l, struct dict *d,
+    const char *domain, struct buf *why)
+{
+	struct buf value;
+	const char *dot;
+	int rc;
+
+	buf_init(&value, 64);
+	rc = domain_table_lookup(l, d, domain, &value, why);
+	for (dot = strchr(domain, '.'); rc == 0 && *domain != '['
+	    && dot != NULL; dot = strchr(dot + 1, '.'))
+		rc = domain_table_lookup(l, d, dot, &value, why);
+	buf_fini(&value);
+	return rc;
+}
+
+static bool
+domain_pattern_match(const char *pat, const char *domain)
+{
+	size_t plen = strlen(pat), dlen = strlen(domain);
+
+	if (*pat == '.')
+		return dlen > plen && strcmp(domain + dlen - plen, pat) == 0;
+	return strcmp(pat, domain) == 0;
+}
+
+/*
+ * Does the list match the (lowercase) domain? 1, 0, or -1 with why set
+ * when a table failed. The first matching pattern decides.
+ */
+static int
+domain_list_match(const struct domain_list *l, const char *domain,
+    struct buf *why)
+{
+	const struct domain_pattern *p;
+	int rc;
+	size_t i;
+
+	for (i = 0; i < l->count; i++) {
+		p = &l->pats[i];
+		if (p->dict != NULL)
+			rc = domain_table_match(l, p->dict, domain, why);
+		else
+			rc = domain_pattern_match(p->text, domain);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			return p->negate ? 0 : 1;
+	}
+	return 0;
+}
+
+static void
+resolve_add_inaddr(int family, const void *addr)
+{
+	struct resolve_inaddr *a;
+	size_t len = family == AF_INET ? 4 : 16;
+
+	resolve_inaddrs = xreallocarray(resolve_inaddrs,
+	    resolve_inaddr_count + 1, sizeof(*resolve_inaddrs));
+	a = &resolve_inaddrs[resolve_inaddr_count++];
+	memset(a, 0, sizeof(*a));
+	a->family = family;
+	memcpy(a->addr, addr, len);
+}
+
+static void
+resolve_add_sockaddr(const struct sockaddr *sa)
+{
+	const struct sockaddr_in *sin;
+	const struct sockaddr_in6 *sin6;
+
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)(const void *)sa;
+		resolve_add_inaddr(AF_INET, &sin->sin_addr);
+	} else if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		resolve_add_inaddr(AF_INET6, &sin6->sin6_addr);
+	}
+}
+
+static void
+resolve_add_all_interfaces(const char *param)
+{
+	struct ifaddrs *list, *ifa;
+
+	if (getifaddrs(&list) < 0) {
+		msg_warn("%s: cannot list the network interfaces: %m", param);
+		return;
+	}
+	for (ifa = list; ifa != NULL; ifa = ifa->ifa_next)
+		resolve_add_sockaddr(ifa->ifa_addr);
+	freeifaddrs(list);
+}
+
+/* One inet_interfaces or proxy_interfaces element. */
+static void
+resolve_add_interface(const char *param, char *name)
+{
+	struct addrinfo hints, *res, *ai;
+	unsigned char bin[16];
+	size_t len = strlen(name);
+	int err;
+
+	if (strcasecmp(name, "all") == 0) {
+		resolve_add_all_interfaces(param);
+		return;
+	}
+	if (strcasecmp(name, "loopback-only") == 0) {
+		if (inet_pton(AF_INET, "127.0.0.1", bin) == 1)
+			resolve_add_inaddr(AF_INET, bin);
+		if (inet_pton(AF_INET6, "::1", bin) == 1)
+			resolve_add_inaddr(AF_INET6, bin);
+		return;
+	}
+	if (len >= 2 && name[0] == '[' && name[len - 1] == ']') {
+		name[len - 1] = 0;
+		name++;
+	}
+	if (inet_pton(AF_INET, name, bin) == 1) {
+		resolve_add_inaddr(AF_INET, bin);
+		return;
+	}
+	if (inet_pton(AF_INET6, name, bin) == 1) {
+		resolve_add_inaddr(AF_INET6, bin);
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((err = getaddrinfo(name, NULL, &hints, &res)) != 0) {
+		msg_warn("%s: cannot find the address of \"%s\": %s", param,
+		    name, gai_strerror(err));
+		return;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		resolve_add_sockaddr(ai->ai_addr);
+	freeaddrinfo(res);
+}
+
+static void
+resolve_add_interfaces(const char *param, const char *value)
+{
+	struct buf tok;
+	const char *cp = value;
+
+	buf_init(&tok, 64);
+	while ((cp = resolve_next_token(cp, &tok)) != NULL)
+		resolve_add_interface(param, tok.data);
+	buf_fini(&tok);
+}
+
+/* Is the domain literal ("[1.2.3.4]", "[ipv6:::1]") one of ours? */
+static bool
+resolve_own_literal(const char *domain)
+{
+	struct buf inner;
+	unsigned char bin[16];
+	const char *text;
+	size_t len = strlen(domain), i;
+	int family = AF_INET;
+	bool found = false;
+
+	if (len < 3 || domain[0] != '[' || domain[len - 1] != ']')
+		return false;
+	buf_init(&inner, len);
+	buf_append(&inner, domain + 1, len - 2);
+	text = inner.data;
+	if (strncasecmp(text, "ipv6:", 5) == 0) {
+		family = AF_INET6;
+		text += 5;
+	}
+	if (inet_pton(family, text, bin) == 1) {
+		for (i = 0; i < resolve_inaddr_count && !found; i++)
+			found = resolve_inaddrs[i].family == family
+			    && memcmp(resolve_inaddrs[i].addr, bin,
+			    family == AF_INET ? 4 : 16) == 0;
+	}
+	buf_fini(&inner);
+	return found;
+}
+
+/* Is the (lowercase) domain local? 1, 0, or -1 with why set. */
+static int
+resolve_local(const char *domain, struct buf *why)
+{
+	if (*domain == '[' && resolve_own_literal(domain))
+		return 1;
+	return domain_list_match(&resolve_mydest, domain, why);
+}
+
+void
+resolve_init(void)
+{
+	domain_list_init(&resolve_mydest, var_mydestination);
+	domain_list_init(&resolve_relay, var_relay_domains);
+	domain_list_init(&resolve_valias, var_virtual_alias_domains);
+	domain_list_init(&resolve_vmbox, var_virtual_mailbox_domains);
+	resolve_add_interfaces("inet_interfaces", var_inet_interfaces);
+	resolve_add_interfaces("proxy_interfaces", var_proxy_interfaces);
+	if (msg_verbose)
+		msg_info("resolve: %zu local interface address(es)",
+		    resolve_inaddr_count);
+}
+
+/*
+ * "transport:nexthop" -> transport, nexthop; a missing or empty
+ * nexthop is def_nexthop.
+ */
+static void
+resolve_transport(const char *spec, const char *def_nexthop,
+    struct resolve_reply *r)
+{
+	const char *colon = strchr(spec, ':');
+
+	if (colon == NULL) {
+		buf_set(&r->transport, spec);
+		buf_set(&r->nexthop, def_nexthop);
+		return;
+	}
+	buf_setn(&r->transport, spec, (size_t)(colon - spec));
+	buf_set(&r->nexthop, colon[1] != 0 ? colon + 1 : def_nexthop);
+}
+
+/*
+ * The local part text (unquoted) may carry routing to elsewhere:
+ * "user@host", host!user, user%host. If so, replace addr by the routed
+ * address in external form and return true.
+ */
+static bool
+resolve_reroute(const char *text, size_t len, struct buf *addr)
+{
+	const char *p = NULL;
+	const char *lp, *dom;
+	size_t lp_len, dom_len;
+
+	if ((p = memrchr(text, '@', len)) != NULL) {
+		lp = text;
+		lp_len = (size_t)(p - text);
+		dom = p + 1;
+	} else if (var_swap_bangpath
+	    && (p = memchr(text, '!', len)) != NULL) {
+		dom = text;
+		dom_len = (size_t)(p - text);
+		lp = p + 1;
+		lp_len = len - dom_len - 1;
+		if (lp_len == 0 || dom_len == 0)
+			return false;
+		buf_reset(addr);
+		rewrite_quote(lp, lp_len, addr);
+		buf_putc(addr, '@');
+		buf_append(addr, dom, dom_len);
+		return true;
+	} else if (var_allow_percent_hack
+	    && (p = memrchr(text, '%', len)) != NULL) {
+		lp = text;
+		lp_len = (size_t)(p - text);
+		dom = p + 1;
+	} else {
+		return false;
+	}
+	/* user@host and user%host */
+	dom_len = len - lp_len - 1;
+	if (lp_len == 0 || dom_len == 0)
+		return false;
+	buf_reset(addr);
+	rewrite_quote(lp, lp_len, addr);
+	buf_putc(addr, '@');
+	buf_append(addr, dom, dom_len);
+	return true;
+}
+
+/* Remote domain: pick the class by the domain lists. */
+static int
+resolve_remote(const char *domain, struct resolve_reply *r, struct buf *why)
+{
+	int rc;
+
+	if ((rc = domain_list_match(&resolve_valias, domain, why)) != 0) {
+		if (rc < 0)
+			return -1;
+		r->addr_class = RESOLVE_CLASS_ALIAS;
+		buf_set(&r->transport, RESOLVE_ALIAS_TRANSPORT);
+		buf_set(&r->nexthop, RESOLVE_ALIAS_NEXTHOP);
+		return 0;
+	}
+	if ((rc = domain_list_match(&resolve_vmbox, domain, why)) != 0) {
+		if (rc < 0)
+			return -1;
+		r->addr_class = RESOLVE_CLASS_VIRTUAL;
+		resolve_transport(var_virtual_transport, domain, r);
+		return 0;
+	}
+	if ((rc = domain_list_match(&resolve_relay, domain, why)) != 0) {
+		if (rc < 0)
+			return -1;
+		r->addr_class = RESOLVE_CLASS_RELAY;
+		resolve_transport(var_relay_transport, domain, r);
+		return 0;
+	}
+	r->addr_class = RESOLVE_CLASS_DEFAULT;
+	resolve_transport(var_default_transport, domain, r);
+	return 0;
+}
+
+int
+resolve_addr(const char *input, struct resolve_reply *r, struct buf *why)
+{
+	struct buf addr, domain, saved, text;
+	ssize_t at;
+	int round, rc = -1, local;
+
+	buf_init(&addr, strlen(input) + 1);
+	buf_init(&domain, 64);
+	buf_init(&saved, 64);
+	buf_init(&text, 64);
+	buf_set(&addr, input);
+	buf_reset(why);
+	rewrite_strip_route(&addr);
+	for (round = 0; round < RESOLVE_MAX_ROUNDS; round++) {
+		if ((at = rewrite_find(addr.data, addr.len, '@', true)) < 0)
+			break;
+		(void)rewrite_strip_dot(&addr);
+		if ((size_t)at + 1 == addr.len) {
+			buf_truncate(&addr, (size_t)at);	/* "user@" */
+			break;
+		}
+		buf_set(&domain, addr.data + at + 1);
+		str_lower(domain.data);
+		if ((local = resolve_local(domain.data, why)) < 0)
+			goto out;
+		if (local == 0) {
+			/* Remote: the address is the recipient as it is. */
+			buf_set(&r->recipient, addr.data);
+			rc = resolve_remote(domain.data, r, why);
+			goto out;
+		}
+		/* Local domain: peel it off, follow routing in the rest. */
+		buf_set(&saved, addr.data + at + 1);
+		buf_truncate(&addr, (size_t)at);
+		buf_reset(&text);
+		rewrite_unquote(addr.data, addr.len, &text);
+		if (!resolve_reroute(text.data, text.len, &addr))
+			break;
+	}
+	if (round == RESOLVE_MAX_ROUNDS) {
+		buf_printf(why, "more than %d local domains in one address",
+		    RESOLVE_MAX_ROUNDS);
+		goto out;
+	}
+	/* Local: keep the local domain it had, else this host's name. */
+	buf_set(&r->recipient, addr.data);
+	if (addr.len > 0) {
+		buf_putc(&r->recipient, '@');
+		buf_puts(&r->recipient, saved.len > 0 ? saved.data
+		    : var_myhostname);
+	}
+	r->addr_class = RESOLVE_CLASS_LOCAL;
+	resolve_transport(var_local_transport, var_myhostname, r);
+	rc = 0;
+out:
+	buf_fini(&addr);
+	buf_fini(&domain);
+	buf_fini(&saved);
+	buf_fini(&text);
+	return rc;
+}

@@ -43,4 +43,17 @@
 #define CLEANUP_STAT_RCPT	(1 << 5)  /* no recipients */
 #define CLEANUP_STAT_DEFER	(1 << 6)  /* temporary failure: try again */
 
+/*
+ * DSN NOTIFY (RFC 3461) of one recipient: the data of a REC_TYPE_NOTIFY
+ * record is these bits in decimal ("14" = success,delay,failure).
+ * NEVER excludes the others. Written by sendmail -N (and smtpd's RCPT
+ * NOTIFY=), checked by cleanup_clnt_check().
+ */
+#define DSN_NOTIFY_NEVER	(1 << 0)
+#define DSN_NOTIFY_SUCCESS	(1 << 1)
+#define DSN_NOTIFY_DELAY	(1 << 2)
+#define DSN_NOTIFY_FAILURE	(1 << 3)
+#define DSN_NOTIFY_ANY		(DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY \
+				 | DSN_NOTIFY_FAILURE)
+
 #endif

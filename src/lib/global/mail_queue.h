@@ -72,6 +72,12 @@ struct mail_scan;
 struct mail_scan *mail_scan_open(const char *queue);	/* NULL + errno */
 /* The next ID, or NULL at the end (the pointer is valid until next). */
 const char *mail_scan_next(struct mail_scan *scan);
+/*
+ * Where the last ID was found: "queue/[hash/]id", which differs from
+ * mail_queue_path() when hash_queue_depth or hash_queue_names changed
+ * since the file was queued (valid until the next mail_scan_next()).
+ */
+const char *mail_scan_path(const struct mail_scan *scan);
 void mail_scan_close(struct mail_scan *scan);		/* accepts NULL */
 
 #endif
