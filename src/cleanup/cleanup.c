@@ -104,8 +104,8 @@ cleanup_remove(struct cleanup_state *st)
 		st->fd = -1;
 	}
 	if (st->file_exists) {
-		if (mail_queue_remove(MAIL_QUEUE_INCOMING, st->queue_id.data) < 0
-		    && errno != ENOENT)
+		if (mail_queue_remove(MAIL_QUEUE_INCOMING,
+		    st->queue_id.data) < 0 && errno != ENOENT)
 			msg_warn("%s: remove %s: %m", st->queue_id.data,
 			    MAIL_QUEUE_INCOMING);
 		st->file_exists = false;
@@ -262,7 +262,10 @@ cleanup_create(struct cleanup_state *st)
 
 /*
  * Finish a message that had no problem: XTRA, END, the real SIZE record,
- * mode 0700, one fsync. 0, or -1 after cleanup_fail().
+ * mode 0700, one fsync. 0, or -1 after cleanup_fail(). A message that
+ * fits in the output buffer is written with one write(2), the SIZE
+ * record patched in memory; a larger one gets its SIZE record with
+ * pwrite(2) at the end.
  */
 static int
 cleanup_commit(struct cleanup_state *st)
@@ -270,12 +273,12 @@ cleanup_commit(struct cleanup_state *st)
 	static const long max = 999999999999999L;	/* REC_SIZE_WIDTH */
 	off_t content;
 	struct buf rec;
-	ssize_t n;
+	ssize_t n = 0;
 
 	st->xtra_offset = cleanup_out_offset(st);
 	cleanup_out(st, REC_TYPE_XTRA, "", 0);
 	cleanup_out(st, REC_TYPE_END, "", 0);
-	if (cleanup_out_flush(st) < 0)
+	if (st->fd < 0)
 		return -1;
 	/* MESG is an empty record: two bytes. */
 	content = st->xtra_offset - (st->mesg_offset + 2);
@@ -289,17 +292,28 @@ cleanup_commit(struct cleanup_state *st)
 	    st->rcpt_count, (long)st->flags);
 	buf_init(&rec, 80);
 	rec_encode(&rec, REC_TYPE_SIZE, st->tmp.data, st->tmp.len);
-	n = pwrite(st->fd, rec.data, rec.len, 0);
-	if (n != (ssize_t)rec.len) {
-		if (n >= 0)
-			errno = EIO;
-		msg_warn("%s: write size record: %m", st->queue_id.data);
+	if (st->written == 0 && st->out.len >= rec.len) {
+		memcpy(st->out.data, rec.data, rec.len);
 		buf_fini(&rec);
-		cleanup_fail(st, CLEANUP_STAT_WRITE,
-		    "4.3.0 queue file write error");
-		return -1;
+		if (cleanup_out_flush(st) < 0)
+			return -1;
+	} else {
+		if (cleanup_out_flush(st) < 0
+		    || (n = pwrite(st->fd, rec.data, rec.len, 0))
+		    != (ssize_t)rec.len) {
+			if (n >= 0)
+				errno = EIO;
+			if (st->fd >= 0) {
+				msg_warn("%s: write size record: %m",
+				    st->queue_id.data);
+				cleanup_fail(st, CLEANUP_STAT_WRITE,
+				    "4.3.0 queue file write error");
+			}
+			buf_fini(&rec);
+			return -1;
+		}
+		buf_fini(&rec);
 	}
-	buf_fini(&rec);
 	if (st->flags & CLEANUP_FLAG_DISCARD)
 		return 0;
 	if (fchmod(st->fd, MAIL_QUEUE_MODE_READY) < 0
@@ -320,24 +334,23 @@ cleanup_commit(struct cleanup_state *st)
 	return 0;
 }
 
-/* Wake qmgr: one byte, never blocking; silent when nobody listens. */
+/*
+ * Wake qmgr: one byte, never blocking; silent when nobody listens. The
+ * endpoint is a fifo (open fails with ENXIO without a reader) or a
+ * UNIX socket (open fails with ENXIO too: then connect).
+ */
 static void
 cleanup_trigger_qmgr(void)
 {
 	struct sockaddr_un sun;
 	struct buf path;
-	struct stat sb;
 	char req = CLEANUP_QMGR_REQ;
-	int fd = -1;
+	int fd;
 
 	buf_init(&path, 64);
 	buf_printf(&path, "public/%s", var_qmgr_service_name);
-	if (stat(path.data, &sb) < 0)
-		goto out;
-	if (S_ISFIFO(sb.st_mode)) {
-		/* ENXIO: no reader, nobody to wake. */
-		fd = open(path.data, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	} else if (S_ISSOCK(sb.st_mode) && path.len < sizeof(sun.sun_path)) {
+	fd = open(path.data, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENXIO && path.len < sizeof(sun.sun_path)) {
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
 		memcpy(sun.sun_path, path.data, path.len);
@@ -349,13 +362,12 @@ cleanup_trigger_qmgr(void)
 			fd = -1;
 		}
 	}
-	if (fd < 0)
-		goto out;
-	/* EAGAIN: the fifo is full, so a wakeup is pending anyway. */
-	if (write(fd, &req, 1) != 1 && msg_verbose)
-		msg_info("trigger %s: %m", path.data);
-	(void)close(fd);
-out:
+	if (fd >= 0) {
+		/* EAGAIN: the fifo is full, so a wakeup is pending anyway. */
+		if (write(fd, &req, 1) != 1 && msg_verbose)
+			msg_info("trigger %s: %m", path.data);
+		(void)close(fd);
+	}
 	buf_fini(&path);
 }
 

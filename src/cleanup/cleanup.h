@@ -35,7 +35,7 @@ enum cleanup_phase {
 enum cleanup_line {
 	CLEANUP_LINE_UNKNOWN,		/* not enough bytes seen yet */
 	CLEANUP_LINE_HEADER,		/* "Name:" starts a new header */
-	CLEANUP_LINE_FOLDED,		/* continuation of the last header */
+	CLEANUP_LINE_FOLDED,		/* continues the last header */
 	CLEANUP_LINE_BODY,		/* ends the header block */
 };
 
@@ -48,7 +48,7 @@ enum cleanup_line {
 /* Result of the per-record functions. */
 #define CLEANUP_REC_MORE	0	/* go on reading */
 #define CLEANUP_REC_END		1	/* END seen: reply */
-#define CLEANUP_REC_BAD		(-1)	/* protocol error: reply now */
+#define CLEANUP_REC_BAD		(-1)	/* malformed: reply now */
 
 struct cleanup_state {
 	/* The queue file. */
@@ -70,7 +70,7 @@ struct cleanup_state {
 	struct timeval arrival;
 	bool time_done;			/* TIME record written */
 	struct htable *attrs_seen;	/* names of ATTR records */
-	const char *rewrite_context;	/* REWRITE_LOCAL or REWRITE_REMOTE */
+	const char *rewrite_context;	/* REWRITE_LOCAL, _REMOTE */
 	long submit_uid;		/* -1: not a local submission */
 	struct buf full_name;
 	bool have_sender;

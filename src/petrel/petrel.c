@@ -13,6 +13,7 @@
  *	conf		print or edit parameters (petrel_conf.c)
  *	map		build and query lookup tables (petrel_map.c)
  *	alias		build and query alias tables (petrel_alias.c)
+ *	cat		show queue files (petrel_cat.c)
  *
  * The configuration directory is -c dir, else $MAIL_CONFIG, else the
  * compiled-in default; it is made absolute here because master and its
@@ -66,7 +67,11 @@ static const char petrel_usage_text[] =
     "  map [-c dir] [-fNv] -i [type:]name ...  add entries from stdin\n"
     "  alias [-c dir] [options] [[type:]name ...]  the same for alias "
     "tables\n"
-    "                   (aliases(5) format; default: $alias_database)\n";
+    "                   (aliases(5) format; default: $alias_database)\n"
+    "  cat [-c dir] [-bdeho] [-q] file|ID ...  show queue files (-e "
+    "envelope,\n"
+    "                   -h header, -b body, -o offsets, -d record types,\n"
+    "                   -q queue IDs instead of file names)\n";
 
 /* A command that takes no arguments besides -c and -v. */
 typedef int (*petrel_simple_fn)(const char *dir);
@@ -88,6 +93,7 @@ static const struct petrel_command {
 	{"conf", NULL, petrel_conf},
 	{"map", NULL, petrel_map},
 	{"alias", NULL, petrel_alias},
+	{"cat", NULL, petrel_cat},
 };
 
 void

@@ -32,6 +32,9 @@ int petrel_map(const char *dir, int argc, char **argv);
 int petrel_map_main(const char *dir, int argc, char **argv, int format);
 int petrel_alias(const char *dir, int argc, char **argv);
 
+/* petrel_cat.c: `petrel cat [options] file|ID ...`; argv[0] is "cat". */
+int petrel_cat(const char *dir, int argc, char **argv);
+
 /* petrel_ctl.c */
 int petrel_start(const char *dir);
 int petrel_stop(const char *dir);

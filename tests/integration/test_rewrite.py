@@ -366,6 +366,28 @@ def test_cache_gives_the_same_answers(instance):
     assert len(rw.service_pids("rewrite")) == 1
 
 
+def test_full_cache_is_emptied(instance):
+    rw = Rewrite(instance)
+    assert rw.rewrite("local", "first") == "first@example.com"
+    c = RawClient(rw.socket_path())
+    # 10000 more distinct answers, in pipelined batches.
+    for batch in range(10):
+        c.send(b"".join(encode(("request", "rewrite"), ("rule", "local"),
+                               ("address", f"u{batch}x{i}"))
+                        for i in range(1000)))
+        for i in range(1000):
+            assert c.reply()["address"] == f"u{batch}x{i}@example.com"
+    c.close()
+    assert instance.wait_log(r"trivial-rewrite\[\d+\]: cache full "
+                             r"\(10000 answers\); emptied")
+    # Asked again, the first one is computed afresh, and right.
+    since = instance.log_size()
+    assert rw.rewrite("local", "first") == "first@example.com"
+    assert instance.wait_log(r'rewrite local "first" -> '
+                             r'"first@example.com"$', since=since)
+    assert len(rw.service_pids("rewrite")) == 1
+
+
 # ---- bad requests -----------------------------------------------------------
 
 def test_malformed_requests_are_refused(instance):

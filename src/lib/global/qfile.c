@@ -324,6 +324,7 @@ qfile_is_content(int type)
 
 enum qfile_state {
 	QS_SIZE,		/* the first record */
+	QS_DROP,		/* the first record of a maildrop file */
 	QS_TIME,
 	QS_ATTR,		/* ATTR* then FROM */
 	QS_RCPT,		/* after FROM or a recipient */
@@ -338,6 +339,7 @@ enum qfile_state {
 /* What each state accepts, for reasons. */
 static const char *const qfile_expect[] = {
 	[QS_SIZE] = "size record",
+	[QS_DROP] = "time, named_attribute or sender record",
 	[QS_TIME] = "time record",
 	[QS_ATTR] = "named_attribute or sender record",
 	[QS_RCPT] = "recipient or message_content record",
@@ -356,12 +358,17 @@ qfile_transition(enum qfile_state state, int type)
 	switch (state) {
 	case QS_SIZE:
 		return type == REC_TYPE_SIZE ? QS_TIME : -1;
-	case QS_TIME:
-		return type == REC_TYPE_TIME ? QS_ATTR : -1;
+	case QS_DROP:
+		/* postdrop leaves the arrival time to the maildrop file. */
+		if (type == REC_TYPE_TIME)
+			return QS_ATTR;
+		/* FALLTHROUGH */
 	case QS_ATTR:
 		if (type == REC_TYPE_ATTR)
 			return QS_ATTR;
 		return type == REC_TYPE_FROM ? QS_RCPT : -1;
+	case QS_TIME:
+		return type == REC_TYPE_TIME ? QS_ATTR : -1;
 	case QS_RCPT:
 		if (type == REC_TYPE_MESG)
 			return QS_CONTENT;
@@ -538,7 +545,7 @@ qfile_walk(int fd, int flags, qfile_walk_fn fn, void *ctx, struct buf *why)
 
 	rd_init(&w.r, fd, 0);
 	w.flags = flags;
-	w.state = flags & QFILE_FLAG_MAILDROP ? QS_TIME : QS_SIZE;
+	w.state = flags & QFILE_FLAG_MAILDROP ? QS_DROP : QS_SIZE;
 	w.content_end = -1;
 	w.attrs = htable_new(16);
 	buf_init(&copy, 256);

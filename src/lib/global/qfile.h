@@ -30,7 +30,7 @@
  *	  content bytes (from the end of the MESG record to the start of
  *	  the XTRA record, record headers included), the number of
  *	  RCPT+DONE records (at least one) and flags;
- *	- TIME is "sec usec" (decimal, usec < 1000000); ATTR is
+ *	- TIME is "sec usec" (decimal, usec 1-6 digits); ATTR is
  *	  "name=value" with name [a-z_]+, each name at most once; RCPT/DONE
  *	  are not empty; MESG, XTRA and END are empty; WARN is a decimal
  *	  time, optionally right-aligned with spaces.
@@ -40,7 +40,8 @@
  * the reason.
  *
  * Files in maildrop/ (postdrop) have the same structure without the
- * SIZE record: pass QFILE_FLAG_MAILDROP to qfile_walk().
+ * SIZE record, and TIME is optional there (pickup then uses the file's
+ * time): pass QFILE_FLAG_MAILDROP.
  *
  * Results: QFILE_OK; QFILE_CORRUPT (the file is bad: quarantine it);
  * QFILE_IOERR (reading failed, errno-based reason: try again later).
@@ -99,7 +100,7 @@ struct qfile_rcpt {
 /* A queue file's envelope; the content stays on disk. */
 struct qfile {
 	struct qfile_size size;
-	struct timeval arrival;		/* TIME */
+	struct timeval arrival;		/* TIME (maildrop: may be 0) */
 	struct qfile_attr *attrs;	/* ATTR records, in file order */
 	size_t attr_count;
 	char *sender;			/* FROM ("": null sender) */

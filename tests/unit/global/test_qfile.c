@@ -474,13 +474,34 @@ test_maildrop(void **state)
 	close(fd);
 	buf_fini(&file);
 
+	/* postdrop writes no TIME: the file's own time is the arrival. */
+	build(&file, "!Alog_ident=x|Sa@b|Rc@d|M|Nhello|X|E", NULL);
+	fd = mem_file(file.data, file.len);
+	assert_int_equal(qfile_read_flags(fd, QFILE_FLAG_MAILDROP, &qf, &why),
+	    QFILE_OK);
+	assert_int_equal(qf.arrival.tv_sec, 0);
+	assert_string_equal(qfile_attr(&qf, "log_ident"), "x");
+	assert_string_equal(qf.rcpts[0].addr, "c@d");
+	qfile_fini(&qf);
+	close(fd);
+	buf_fini(&file);
+	build(&file, "!Rc@d|Sa@b|M|X|E", NULL);
+	fd = mem_file(file.data, file.len);
+	assert_int_equal(qfile_read_flags(fd, QFILE_FLAG_MAILDROP, &qf, &why),
+	    QFILE_CORRUPT);
+	assert_string_equal(why.data, "offset 0: expected time, "
+	    "named_attribute or sender record, found recipient record");
+	qfile_fini(&qf);
+	close(fd);
+	buf_fini(&file);
+
 	/* A size record is out of place in a maildrop file. */
 	build(&file, VALID, NULL);
 	fd = mem_file(file.data, file.len);
 	assert_int_equal(qfile_read_flags(fd, QFILE_FLAG_MAILDROP, &qf, &why),
 	    QFILE_CORRUPT);
-	assert_string_equal(why.data,
-	    "offset 0: expected time record, found size record");
+	assert_string_equal(why.data, "offset 0: expected time, "
+	    "named_attribute or sender record, found size record");
 	qfile_fini(&qf);
 	close(fd);
 	buf_fini(&file);
