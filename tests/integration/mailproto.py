@@ -8,7 +8,8 @@ mailproto.py - Petrel's wire formats for whole-system tests, in Python
 
 and, built on them, a client of the cleanup protocol (cleanup_proto.h)
 and a parser of queue files (the structure in rec.h), so that tests can
-drive cleanup directly and check what it wrote:
+drive cleanup directly and check what it wrote (the record layer itself
+is qfile_writer.py's):
 
     with CleanupClient(inst.queue + "/public/cleanup") as c:
         c.send_flags(0)
@@ -22,25 +23,24 @@ Standard library only.
 
 import socket
 
-# Record types (rec.h).
-REC_SIZE = b"C"
-REC_TIME = b"T"
-REC_ATTR = b"A"
-REC_FROM = b"S"
-REC_ORCP = b"O"
-REC_NOTIFY = b"n"
-REC_RCPT = b"R"
-REC_DONE = b"D"
-REC_MESG = b"M"
-REC_NORM = b"N"
-REC_CONT = b"L"
-REC_XTRA = b"X"
-REC_RRTO = b"r"
-REC_ERTO = b"e"
-REC_WARN = b"W"
-REC_END = b"E"
+import qfile_writer
 
-REC_SIZE_WIDTH = 15
+# Record types (rec.h).
+REC_SIZE = qfile_writer.SIZE
+REC_TIME = qfile_writer.TIME
+REC_ATTR = qfile_writer.ATTR
+REC_FROM = qfile_writer.FROM
+REC_ORCP = qfile_writer.ORCP
+REC_NOTIFY = qfile_writer.NOTIFY
+REC_RCPT = qfile_writer.RCPT
+REC_DONE = qfile_writer.DONE
+REC_MESG = qfile_writer.MESG
+REC_NORM = qfile_writer.NORM
+REC_CONT = qfile_writer.CONT
+REC_XTRA = qfile_writer.XTRA
+REC_END = qfile_writer.END
+
+REC_SIZE_WIDTH = qfile_writer.SIZE_WIDTH
 
 # cleanup_proto.h
 CLEANUP_FLAG_BOUNCE = 1 << 0
@@ -106,59 +106,17 @@ def attr_parse(data):
             name = None
 
 
-# ---- records ------------------------------------------------------------
-
-def varint(n):
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
+# ---- records (qfile_writer.py has the format) ------------------------
 
 def rec(type_, data=b""):
     """One encoded record."""
-    data = _b(data)
-    return _b(type_) + varint(len(data)) + data
-
-
-def rec_decode(data, pos=0):
-    """(type, payload, next_pos) of the record at pos; ValueError if it
-    is malformed or truncated."""
-    if pos >= len(data):
-        raise ValueError("end of data")
-    type_ = data[pos:pos + 1]
-    pos += 1
-    length = shift = 0
-    for count in range(5):
-        if pos >= len(data):
-            raise ValueError("truncated length")
-        byte = data[pos]
-        pos += 1
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
-    else:
-        raise ValueError("length too long")
-    if pos + length > len(data):
-        raise ValueError("truncated data")
-    return type_, data[pos:pos + length], pos + length
+    return qfile_writer.record(type_, data)
 
 
 def records(data):
     """[(offset, type, payload), ...] of a whole record stream."""
-    out = []
-    pos = 0
-    while pos < len(data):
-        type_, payload, nxt = rec_decode(data, pos)
-        out.append((pos, type_, payload))
-        pos = nxt
-    return out
+    return [(r.offset, r.type, r.data)
+            for r in qfile_writer.parse_records(data)]
 
 
 # ---- the cleanup protocol ----------------------------------------------

@@ -13,7 +13,6 @@ parsed with mailproto.QueueFile and checked record by record.
 import glob
 import os
 import re
-import socket
 import stat
 import time
 
@@ -27,7 +26,7 @@ from mailproto import (CLEANUP_FLAG_DISCARD, CLEANUP_FLAG_HOLD,
                        CLEANUP_STAT_SIZE, REC_CONT, REC_END, REC_FROM,
                        REC_MESG, REC_NORM, REC_RCPT, REC_XTRA,
                        REC_SIZE_WIDTH, CleanupClient, QueueFile,
-                       attr_encode, rec, submit, varint)
+                       attr_encode, rec, submit)
 
 MAIN = {
     "myhostname": "mail.example.com",
@@ -145,6 +144,11 @@ def test_local_submission(inst):
     assert qf.header("From") == ["Joe User <joe@example.com>"]
     assert qf.header("To") == ["undisclosed-recipients:;"]
     assert qf.body() == [b"body line 1", b"body line 2"]
+
+    # The queue file tool agrees (it checks the file as qmgr does).
+    r = inst.petrel("cat", "-q", "-bh", qid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [line.decode() for line in qf.lines]
 
     # Postfix's log lines.
     assert inst.wait_log(rf"petrel/cleanup\[\d+\]: {qid}: "

@@ -1,0 +1,3 @@
+/*
+ * dot_lock.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * maildir.c - (to be written)
+ */

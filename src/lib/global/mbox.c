@@ -1,0 +1,3 @@
+/*
+ * mbox.c - (to be written)
+ */

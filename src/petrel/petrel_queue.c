@@ -1,0 +1,3 @@
+/*
+ * petrel_queue.c - (to be written)
+ */

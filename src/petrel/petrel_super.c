@@ -1,0 +1,3 @@
+/*
+ * petrel_super.c - (to be written)
+ */

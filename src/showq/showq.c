@@ -1,0 +1,4 @@
+/*
+ * showq.c - (to be written)
+ */
+int main(void) { return 0; }

@@ -1,0 +1,4 @@
+/*
+ * test_mbox.c - (to be written)
+ */
+int main(void) { return 0; }
