@@ -14,6 +14,9 @@
  *	map		build and query lookup tables (petrel_map.c)
  *	alias		build and query alias tables (petrel_alias.c)
  *	cat		show queue files (petrel_cat.c)
+ *	queue		list or flush the queue (petrel_queue.c)
+ *	super		queue maintenance: delete, hold, release, requeue,
+ *			structure check (petrel_super.c)
  *
  * The configuration directory is -c dir, else $MAIL_CONFIG, else the
  * compiled-in default; it is made absolute here because master and its
@@ -71,7 +74,17 @@ static const char petrel_usage_text[] =
     "  cat [-c dir] [-bdeho] [-q] file|ID ...  show queue files (-e "
     "envelope,\n"
     "                   -h header, -b body, -o offsets, -d record types,\n"
-    "                   -q queue IDs instead of file names)\n";
+    "                   -q queue IDs instead of file names)\n"
+    "  queue [-c dir] -p|-j|-f|-i ID|-s site  list the queue (-p as "
+    "mailq,\n"
+    "                   -j as JSON lines) or flush it (-f all, -i one "
+    "message,\n"
+    "                   -s one site)\n"
+    "  super [-c dir] [-sv] [-d|-h|-H|-r ID|ALL|-] ... [queue ...]\n"
+    "                   delete (-d), hold (-h), release (-H) or requeue "
+    "(-r)\n"
+    "                   messages; -s (the default) checks and repairs the "
+    "queue\n";
 
 /* A command that takes no arguments besides -c and -v. */
 typedef int (*petrel_simple_fn)(const char *dir);
@@ -94,6 +107,8 @@ static const struct petrel_command {
 	{"map", NULL, petrel_map},
 	{"alias", NULL, petrel_alias},
 	{"cat", NULL, petrel_cat},
+	{"queue", NULL, petrel_queue},
+	{"super", NULL, petrel_super},
 };
 
 void

@@ -35,6 +35,12 @@ int petrel_alias(const char *dir, int argc, char **argv);
 /* petrel_cat.c: `petrel cat [options] file|ID ...`; argv[0] is "cat". */
 int petrel_cat(const char *dir, int argc, char **argv);
 
+/* petrel_queue.c: `petrel queue -p|-j|-f|-i ID|-s site`; argv[0] "queue". */
+int petrel_queue(const char *dir, int argc, char **argv);
+
+/* petrel_super.c: `petrel super [options] [queue ...]`; argv[0] "super". */
+int petrel_super(const char *dir, int argc, char **argv);
+
 /* petrel_ctl.c */
 int petrel_start(const char *dir);
 int petrel_stop(const char *dir);

@@ -319,9 +319,10 @@ sm_postdrop_start(void)
 static void
 sm_put(int type, const char *data, size_t len)
 {
-	struct buf why;
+	static struct buf why;
 
-	buf_init(&why, 64);
+	if (why.data == NULL)
+		buf_init(&why, 64);
 	switch (cleanup_clnt_check(&sm_check, type, data, len, &why)) {
 	case CLEANUP_CHECK_SIZE:
 		sm_abort(EX_DATAERR, "%s", why.data);
@@ -331,7 +332,6 @@ sm_put(int type, const char *data, size_t len)
 	case CLEANUP_CHECK_END:
 		break;
 	}
-	buf_fini(&why);
 	if (rec_put(sm_out, type, data, len) < 0)
 		sm_lost_postdrop();
 }
@@ -455,7 +455,6 @@ sm_header_start(struct sm_headers *h, const char *line, size_t len,
 	sm_header_end(h);
 	h->have_cur = true;
 	h->kind = SM_HDR_OTHER;
-	h->drop = false;
 	buf_reset(&h->value);
 	if (name_len > 7 && strncasecmp(line, "Resent-", 7) == 0)
 		h->resent = true;
@@ -526,7 +525,7 @@ sm_deliver(struct sm_opts *opts, const char *sender)
 	struct buf line;
 	enum sm_line got;
 	size_t name_len, add;
-	bool mid_line = false, in_headers = opts->extract;
+	bool mid_line = false, value_part, in_headers = opts->extract;
 
 	in.buf = xmalloc(SM_IN_SIZE);
 	buf_init(&line, 256);
@@ -544,9 +543,12 @@ sm_deliver(struct sm_opts *opts, const char *sender)
 		if (!mid_line && got != SM_PART && opts->dot_ends
 		    && line.len == 1 && line.data[0] == '.')
 			break;
+		/* More of the open header's value: a piece, or folding. */
+		value_part = mid_line;
 		if (in_headers && !mid_line) {
-			if ((line.len > 0 && (line.data[0] == ' '
-			    || line.data[0] == '\t')) && h.have_cur) {
+			if (h.have_cur && (line.data[0] == ' '
+			    || line.data[0] == '\t')) {
+				value_part = true;
 				if (h.kind != SM_HDR_OTHER)
 					buf_putc(&h.value, '\n');
 			} else if ((name_len = sm_header_name(line.data,
@@ -554,6 +556,7 @@ sm_deliver(struct sm_opts *opts, const char *sender)
 				sm_header_start(&h, line.data, line.len,
 				    name_len);
 			} else {
+				/* An empty or other line: the body. */
 				in_headers = false;
 				sm_begin(opts, sender, hp);
 			}
@@ -565,10 +568,7 @@ sm_deliver(struct sm_opts *opts, const char *sender)
 				    "header_size_limit (%ld bytes)",
 				    var_header_size_limit);
 			h.bytes += add;
-			if (mid_line && h.kind != SM_HDR_OTHER)
-				buf_append(&h.value, line.data, line.len);
-			else if (h.kind != SM_HDR_OTHER
-			    && (line.data[0] == ' ' || line.data[0] == '\t'))
+			if (value_part && h.kind != SM_HDR_OTHER)
 				buf_append(&h.value, line.data, line.len);
 			if (!h.drop)
 				rec_encode(&h.recs, got == SM_PART
@@ -639,7 +639,9 @@ sm_xtext_decode(const char *text)
 	buf_init(&out, strlen(text) + 1);
 	for (cp = (const unsigned char *)text; *cp; cp++) {
 		if (*cp == '+') {
-			if ((hi = sm_hex(cp[1])) < 0 || (lo = sm_hex(cp[2])) < 0)
+			/* cp[2] is read only when cp[1] was a digit. */
+			if ((hi = sm_hex(cp[1])) < 0
+			    || (lo = sm_hex(cp[2])) < 0)
 				goto bad;
 			buf_putc(&out, hi * 16 + lo);
 			cp += 2;

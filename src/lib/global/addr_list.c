@@ -97,8 +97,9 @@ addr_skip_comment(const char *s, size_t len, size_t i)
 /*
  * Append the unescaped content of a quoted string that starts at
  * s[i] == '"'; returns the index after the closing quote (or len).
- * Line breaks (folding) and other control characters but tab are
- * dropped.
+ * Line breaks (folding) and other control characters are dropped; a
+ * tab becomes a space, so that no address carries a control character
+ * (cleanup refuses those).
  */
 static size_t
 addr_get_qstring(struct buf *out, const char *s, size_t len, size_t i)
@@ -109,7 +110,9 @@ addr_get_qstring(struct buf *out, const char *s, size_t len, size_t i)
 		if (s[i] == '\\' && i + 1 < len)
 			i++;
 		ch = (unsigned char)s[i];
-		if ((ch >= ' ' && ch != 0x7f) || ch == '\t')
+		if (ch == '\t')
+			ch = ' ';
+		if (ch >= ' ' && ch != 0x7f)
 			buf_putc(out, ch);
 	}
 	return i < len ? i + 1 : len;
@@ -127,9 +130,20 @@ addr_get_dliteral(struct buf *out, const char *s, size_t len, size_t i)
 	buf_putc(out, '[');
 	for (i++; i < len && s[i] != ']'; i++) {
 		ch = (unsigned char)s[i];
-		if (ch == '\\' && i + 1 < len) {
-			buf_putc(out, '\\');
+		if (ch == '\\') {
+			/*
+			 * Keep a quoted pair whole, or not at all: a lone
+			 * backslash would escape the ']' we supply (found
+			 * by fuzzing).
+			 */
+			if (i + 1 >= len)
+				break;
 			ch = (unsigned char)s[++i];
+			if (!addr_space(ch)) {
+				buf_putc(out, '\\');
+				buf_putc(out, ch);
+			}
+			continue;
 		}
 		if (!addr_space(ch))
 			buf_putc(out, ch);
@@ -254,8 +268,15 @@ addr_emit(struct argv *out, const struct toks *t, size_t from, size_t to)
 		addr_list_quote_local(&addr, local.data, local.len);
 		if (at < to) {
 			buf_putc(&addr, '@');
+			/*
+			 * A quoted string has no place in a domain: its
+			 * text (which may hold commas and spaces) would
+			 * make a different address list when the result
+			 * is parsed again. It is dropped (found by fuzzing).
+			 */
 			for (k = at + 1; k < to; k++)
-				if (t->v[k].type >= TOK_ATOM
+				if ((t->v[k].type >= TOK_ATOM
+				    && t->v[k].type != TOK_QSTR)
 				    || t->v[k].type == '.')
 					addr_tok_text(&addr, t, &t->v[k]);
 			/* "user@" alone: keep the local part. */

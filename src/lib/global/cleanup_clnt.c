@@ -326,11 +326,7 @@ cleanup_clnt_notify_parse(const char *text)
 	int bits = 0, bit;
 	size_t i, n = 0;
 
-	/* Empty items ("a,,b", a trailing comma) are malformed. */
-	if (*text == 0 || *text == ',' || text[strlen(text) - 1] == ','
-	    || strstr(text, ",,") != NULL)
-		bits = -1;
-	while (bits >= 0 && (word = str_token(&cursor, ",")) != NULL) {
+	while (bits >= 0 && (word = str_token(&cursor, ", \t")) != NULL) {
 		for (bit = 0, i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 			if (str_case_eq(word, words[i].name))
 				bit = words[i].bit;

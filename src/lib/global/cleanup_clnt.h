@@ -119,9 +119,9 @@ enum cleanup_check_result cleanup_clnt_check(struct cleanup_clnt_check *chk,
 bool cleanup_clnt_attr_ok(const char *name, const char *value);
 
 /*
- * DSN NOTIFY: parse "never" or a comma-separated list of "success",
- * "delay", "failure" (any case) into DSN_NOTIFY_* bits; -1 when
- * malformed.
+ * DSN NOTIFY: parse "never" or a list of "success", "delay", "failure"
+ * (any case, separated by commas or blanks) into DSN_NOTIFY_* bits; -1
+ * when malformed (empty, unknown or repeated words, never with others).
  */
 int cleanup_clnt_notify_parse(const char *text);
 

@@ -30,6 +30,12 @@ static const struct list_case list_cases[] = {
 	{"empty", "", 0, 0, ""},
 	{"blank", " \t\r\n ", 0, 0, ""},
 	{"bare", "joe@example.com", 0, 0, "joe@example.com"},
+	/* Found by fuzzing: results must parse back to themselves. */
+	{"quoted string in domain dropped", "joe@ex\"a, b\"ample.com", 0, 0,
+	    "joe@example.com"},
+	{"tab in quoted local part", "\"a\tb\"@x", 0, 0, "\"a b\"@x"},
+	{"dangling backslash in domain literal", "joe@[1.2.3.4\\", 0, 0,
+	    "joe@[1.2.3.4]"},
 	{"local only", "joe", 0, 0, "joe"},
 	{"two", "a@x, b@y", 0, 0, "a@x | b@y"},
 	{"angle", "<joe@example.com>", 0, 0, "joe@example.com"},
