@@ -21,11 +21,11 @@
  * compatibility and have no effect):
  *	-bm	deliver mail (default)
  *	-bi, -I	rebuild the alias databases (newaliases)
- *	-bp	list the queue (mailq): not available yet, EX_UNAVAILABLE
+ *	-bp	list the queue (mailq): runs `petrel queue -p`
  *	-bs	SMTP on standard input: not available yet, EX_UNAVAILABLE
  *	-bv	verify recipients: not available yet, EX_UNAVAILABLE
  *	-bX	other modes: EX_USAGE
- *	-q...	process the queue: not available yet, EX_UNAVAILABLE
+ *	-q...	process the queue: runs `petrel queue -f`
  *	-B type	body type 7BIT or 8BITMIME (any case)
  *	-C path	configuration file or directory (a file: its directory)
  *	-c dir	configuration directory (as every Petrel command; Sendmail
@@ -840,6 +840,25 @@ sm_login_name(void)
 	return xstrdup(pw->pw_name);
 }
 
+/*
+ * mailq (-bp) and -q are the jobs of `petrel queue -p` and `-f`, which
+ * talk to showq and qmgr: run it with our configuration directory and
+ * pass its exit status on.
+ */
+static _Noreturn int
+sm_petrel_queue(const struct sm_opts *opts, const char *option)
+{
+	struct buf path;
+
+	if (conf_load(opts->config_dir, NULL) < 0)
+		exit(EX_CONFIG);
+	buf_init(&path, 64);
+	buf_printf(&path, "%s/petrel", var_command_directory);
+	execl(path.data, "petrel", "-c", var_config_directory, "queue",
+	    option, (char *)NULL);
+	msg_fatal_status(EX_UNAVAILABLE, "execute %s: %m", path.data);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -866,10 +885,9 @@ main(int argc, char **argv)
 
 	switch (opts.mode) {
 	case SM_MODE_MAILQ:
-		msg_fatal_status(EX_UNAVAILABLE, "mailq is not available yet");
+		return sm_petrel_queue(&opts, "-p");
 	case SM_MODE_FLUSH:
-		msg_fatal_status(EX_UNAVAILABLE, "queue processing (-q) is "
-		    "not available yet");
+		return sm_petrel_queue(&opts, "-f");
 	case SM_MODE_SMTP:
 		msg_fatal_status(EX_UNAVAILABLE, "SMTP on standard input (-bs) "
 		    "is not available yet");

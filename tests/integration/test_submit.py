@@ -66,6 +66,7 @@ def add_services(inst, cleanup=True):
                          maxproc=0)
         inst.add_service("rewrite", "unix", "trivial-rewrite",
                          private="-")
+        inst.add_service("showq", "unix", "showq", private="n")
 
 
 @pytest.fixture(scope="module")
@@ -480,10 +481,31 @@ def test_usage_errors(inst, args, message):
     nothing_queued(inst, since)
 
 
+def test_mailq_lists_what_was_submitted(inst, tmp_path):
+    """sendmail -bp and mailq are `petrel queue -p`: the message just
+    submitted waits in incoming/ (there is no qmgr yet)."""
+    m, qf = submit(inst, "-f", "ann@example.com", "mailq-rcpt@example.com")
+    qid = m.group("qid")
+    want = inst.petrel("queue", "-p")
+    assert want.returncode == 0, want.stderr
+    assert qid in want.stdout and "mailq-rcpt@example.com" in want.stdout
+    r = sendmail(inst, "-bp")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == want.stdout
+    os.symlink(os.path.join(inst.src, "sendmail"), tmp_path / "mailq")
+    r = sendmail(inst, prog=str(tmp_path / "mailq"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == want.stdout
+
+
+def test_flush_needs_the_queue_manager(inst):
+    for args in (["-q"], ["-q30m"]):
+        r = sendmail(inst, *args)
+        assert r.returncode == EX_UNAVAILABLE, r.stderr
+        assert "the queue manager is not running" in r.stderr.decode()
+
+
 @pytest.mark.parametrize("args,what", [
-    (["-bp"], "mailq is not available yet"),
-    (["-q"], "queue processing (-q) is not available yet"),
-    (["-q30m"], "queue processing (-q) is not available yet"),
     (["-bs"], "SMTP on standard input (-bs) is not available yet"),
     (["-bv", "bob"], "address verification (-bv) is not available yet"),
 ])
@@ -496,10 +518,6 @@ def test_not_available_yet(inst, args, what):
 def test_invoked_as_mailq_and_newaliases(inst, tmp_path):
     for name in ("mailq", "newaliases"):
         os.symlink(os.path.join(inst.src, "sendmail"), tmp_path / name)
-    r = sendmail(inst, prog=str(tmp_path / "mailq"))
-    assert r.returncode == EX_UNAVAILABLE
-    assert r.stderr.decode() == "mailq: fatal: mailq is not available yet\n"
-
     aliases = tmp_path / "aliases"
     aliases.write_text("postmaster: root\nlist: a, b\n")
     conf = make_config(inst, "etc-aliases",
