@@ -1,0 +1,3 @@
+/*
+ * bounce_log.c - (to be written)
+ */

@@ -1,0 +1,3 @@
+/*
+ * dsn_report.c - (to be written)
+ */

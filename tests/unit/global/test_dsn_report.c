@@ -1,0 +1,4 @@
+/*
+ * test_dsn_report.c - (to be written)
+ */
+int main(void) { return 0; }
