@@ -34,9 +34,9 @@
  * (/var/mail is often 1777): file_open_safe() refuses symbolic links,
  * hard links and non-regular files, and with MBOX_FLAG_OWNER a mailbox
  * owned by someone else. Message lines are outside data: they are
- * written as they are (any byte) except for From_ quoting, and header
- * lines cannot contain line breaks, so no line of the message can pose
- * as the start of another message.
+ * written as they are (any byte) except for From_ quoting, which header
+ * lines get too, and header lines cannot contain line breaks, so no
+ * line of the message can pose as the start of another message.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -236,22 +236,27 @@ mbox_end_line(struct mbox_writer *w, struct mbox_quote *q)
 	q->matched = 0;
 }
 
-/* A header line from the caller, with CR and LF made spaces. */
+/*
+ * A header line from the caller, with CR and LF made spaces, and quoted
+ * like the message lines in an mbox (it should never start with "From
+ * ", but if a caller got that wrong, it still cannot split the message).
+ */
 static void
-mbox_put_header(struct mbox_writer *w, const char *text)
+mbox_put_header(struct mbox_writer *w, struct mbox_quote *q,
+    bool mbox_format, const char *text, struct buf *tmp)
 {
-	const char *cp;
-	size_t n;
+	char *cp;
 
-	for (cp = text; *cp != 0; cp += n) {
-		n = strcspn(cp, "\r\n");
-		mbox_put(w, cp, n);
-		if (cp[n] != 0) {
-			mbox_put(w, " ", 1);
-			n++;
-		}
+	buf_set(tmp, text);
+	for (cp = tmp->data; (cp = strpbrk(cp, "\r\n")) != NULL; cp++)
+		*cp = ' ';
+	if (mbox_format) {
+		mbox_put_quoted(w, q, tmp->data, tmp->len);
+		mbox_end_line(w, q);
+	} else {
+		mbox_put(w, tmp->data, tmp->len);
+		mbox_put(w, "\n", 1);
 	}
-	mbox_put(w, "\n", 1);
 }
 
 /*
@@ -460,7 +465,7 @@ mbox_write_msg(int fd, const char *path, const char *prefix, off_t room,
 	if (mbox_format)
 		mbox_put_from_line(&w, msg);
 	for (hp = msg->headers; hp != NULL && *hp != NULL; hp++)
-		mbox_put_header(&w, *hp);
+		mbox_put_header(&w, &q, mbox_format, *hp, &line);
 	while (w.err == 0) {
 		buf_reset(&line);
 		rc = msg->next(msg->ctx, &line, &src_why);

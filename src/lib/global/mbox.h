@@ -65,7 +65,8 @@ struct mbox_msg {
 	 * Header lines to write before the message (Return-Path:,
 	 * Delivered-To:, X-Original-To: ...), without line endings,
 	 * NULL-terminated; NULL for none. A CR or LF inside is written as
-	 * a space, so an address cannot start a line of its own.
+	 * a space, so an address cannot start a line of its own; in an mbox
+	 * they are quoted like message lines.
 	 */
 	const char *const *headers;
 	mbox_src_fn next;	/* the message lines */
