@@ -59,7 +59,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -74,6 +73,7 @@
 #include "qfile.h"
 #include "queue_id.h"
 #include "rec.h"
+#include "trigger.h"
 #include "server.h"
 #include "stream.h"
 
@@ -334,40 +334,17 @@ cleanup_commit(struct cleanup_state *st)
 	return 0;
 }
 
-/*
- * Wake qmgr: one byte, never blocking; silent when nobody listens. The
- * endpoint is a fifo (open fails with ENXIO without a reader) or a
- * UNIX socket (open fails with ENXIO too: then connect).
- */
+/* Wake qmgr: one byte, never blocking; silent when nobody listens. */
 static void
 cleanup_trigger_qmgr(void)
 {
-	struct sockaddr_un sun;
 	struct buf path;
 	char req = CLEANUP_QMGR_REQ;
-	int fd;
 
 	buf_init(&path, 64);
 	buf_printf(&path, "public/%s", var_qmgr_service_name);
-	fd = open(path.data, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENXIO && path.len < sizeof(sun.sun_path)) {
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		memcpy(sun.sun_path, path.data, path.len);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun,
-		    sizeof(sun)) < 0) {
-			(void)close(fd);
-			fd = -1;
-		}
-	}
-	if (fd >= 0) {
-		/* EAGAIN: the fifo is full, so a wakeup is pending anyway. */
-		if (write(fd, &req, 1) != 1 && msg_verbose)
-			msg_info("trigger %s: %m", path.data);
-		(void)close(fd);
-	}
+	if (trigger_send(path.data, &req, 1) < 0 && msg_verbose)
+		msg_info("trigger %s: %m", path.data);
 	buf_fini(&path);
 }
 

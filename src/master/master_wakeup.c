@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -22,38 +21,15 @@
 #include "master.h"
 #include "master_proto.h"
 #include "msg.h"
+#include "trigger.h"
 
 static void
 master_wakeup_send(struct master_serv *serv, const char *path)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char req = TRIGGER_REQ_WAKEUP;
-	int fd;
 
-	if (serv->ent->type == MASTER_FIFO) {
-		fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
-	} else {
-		if (strlen(path) >= sizeof(sun.sun_path))
-			return;
-		memcpy(sun.sun_path, path, strlen(path) + 1);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun,
-		    sizeof(sun)) < 0) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	if (fd < 0) {
-		if (errno != EAGAIN)
-			msg_warn("service %s: wakeup %s: %m", serv->label,
-			    path);
-		return;
-	}
-	if (send(fd, &req, 1, MSG_NOSIGNAL) < 0 && errno == ENOTSOCK
-	    && write(fd, &req, 1) < 0 && errno != EAGAIN)
+	if (trigger_send(path, &req, 1) < 0)
 		msg_warn("service %s: wakeup %s: %m", serv->label, path);
-	close(fd);
 }
 
 static void

@@ -41,7 +41,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -52,6 +51,8 @@
 #include "msg.h"
 #include "params.h"
 #include "petrel.h"
+#include "trigger.h"
+#include "unix_connect.h"
 #include "proto_names.h"
 #include "queue_id.h"
 #include "stream.h"
@@ -109,31 +110,6 @@ queue_unreachable(const char *path, const char *who)
 	    path, strerror(err));
 }
 
-/* Connect to a unix socket; the descriptor, or -1 with errno. */
-static int
-queue_connect(const char *path, int flags)
-{
-	struct sockaddr_un sun;
-	size_t len = strlen(path);
-	int fd, saved;
-
-	if (len >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, len + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0)) < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		saved = errno;
-		(void)close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
 
 static int
 queue_timeout_ms(void)
@@ -160,7 +136,7 @@ queue_list(const char *request)
 	char last = 0;
 	int fd, ready;
 
-	if ((fd = queue_connect(QUEUE_SHOWQ_PATH, 0)) < 0)
+	if ((fd = unix_connect(QUEUE_SHOWQ_PATH, 0, 0)) < 0)
 		queue_unreachable(QUEUE_SHOWQ_PATH, "the mail system");
 	s = stream_new(fd);
 	stream_set_timeout(s, queue_timeout_ms());
@@ -216,30 +192,12 @@ static int
 queue_flush(void)
 {
 	struct buf path;
-	struct stat st;
 	char req = QUEUE_QMGR_FLUSH;
-	int fd = -1;
 
 	buf_init(&path, 64);
 	buf_printf(&path, "public/%s", var_qmgr_service_name);
-	if (stat(path.data, &st) < 0)
+	if (trigger_send(path.data, &req, 1) < 0)
 		queue_unreachable(path.data, "the queue manager");
-	if (S_ISFIFO(st.st_mode)) {
-		/* No reader (ENXIO): master, which holds it, is not running. */
-		fd = open(path.data, O_WRONLY | O_NONBLOCK | O_CLOEXEC
-		    | O_NOCTTY);
-	} else if (S_ISSOCK(st.st_mode)) {
-		fd = queue_connect(path.data, SOCK_NONBLOCK);
-	} else {
-		msg_fatal_status(EX_UNAVAILABLE, "%s is not a fifo or socket",
-		    path.data);
-	}
-	if (fd < 0)
-		queue_unreachable(path.data, "the queue manager");
-	/* EAGAIN: the fifo is full, so qmgr has requests waiting anyway. */
-	if (write(fd, &req, 1) != 1 && errno != EAGAIN)
-		msg_fatal_status(EX_UNAVAILABLE, "write to %s: %m", path.data);
-	(void)close(fd);
 	buf_fini(&path);
 	return 0;
 }

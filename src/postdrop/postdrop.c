@@ -56,7 +56,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -74,6 +73,7 @@
 #include "msg.h"
 #include "params.h"
 #include "rec.h"
+#include "trigger.h"
 #include "stream.h"
 
 /* Completed maildrop file: owner-execute, readable by pickup. */
@@ -202,40 +202,13 @@ postdrop_fail(int status, const char *fmt, ...)
 static void
 postdrop_trigger(void)
 {
-	struct sockaddr_un sun;
 	struct buf path;
-	struct stat st;
 	char req = TRIGGER_REQ_WAKEUP;
-	int fd = -1;
 
 	buf_init(&path, 64);
 	buf_printf(&path, "public/%s", var_pickup_service_name);
-	if (stat(path.data, &st) < 0) {
+	if (trigger_send(path.data, &req, 1) < 0)
 		msg_warn("cannot wake up pickup: %s: %m", path.data);
-		goto out;
-	}
-	if (S_ISFIFO(st.st_mode)) {
-		fd = open(path.data, O_WRONLY | O_NONBLOCK | O_CLOEXEC
-		    | O_NOCTTY);
-	} else if (S_ISSOCK(st.st_mode) && path.len < sizeof(sun.sun_path)) {
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		memcpy(sun.sun_path, path.data, path.len + 1);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun,
-		    sizeof(sun)) < 0) {
-			(void)close(fd);
-			fd = -1;
-		}
-	} else {
-		errno = EINVAL;
-	}
-	if (fd < 0 || write(fd, &req, 1) != 1)
-		msg_warn("cannot wake up pickup: %s: %m", path.data);
-	if (fd >= 0)
-		(void)close(fd);
-out:
 	buf_fini(&path);
 }
 

@@ -338,10 +338,12 @@ bl_format(struct buf *entry, const struct bounce_log_entry *e,
 
 	if ((size_t)e->action >= BL_NACTIONS) {
 		buf_puts(why, "bad action");
+		errno = EINVAL;
 		return -1;
 	}
 	if (e->recipient == NULL || e->status == NULL || e->reason == NULL) {
 		buf_puts(why, "recipient, status or reason missing");
+		errno = EINVAL;
 		return -1;
 	}
 	buf_init(&num, 32);
@@ -439,7 +441,8 @@ bounce_log_append_path(const char *path, const struct bounce_log_entry *e,
 		errno = saved;
 		return -1;
 	}
-	if ((fd = file_open_safe(path, O_WRONLY | O_APPEND | O_CREAT, 0600,
+	/* Read access too: bl_repair() looks at the end of the file. */
+	if ((fd = file_open_safe(path, O_RDWR | O_APPEND | O_CREAT, 0600,
 	    NULL)) < 0) {
 		what = "open";
 		goto out;

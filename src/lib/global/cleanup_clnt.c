@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -43,6 +42,7 @@
 #include "rec.h"
 #include "str.h"
 #include "stream.h"
+#include "unix_connect.h"
 
 struct cleanup_clnt {
 	struct stream *s;
@@ -77,26 +77,11 @@ cleanup_clnt_stream_why(struct buf *why, struct stream *s, const char *what)
 static int
 cleanup_clnt_connect(const char *path, struct buf *why)
 {
-	struct sockaddr_un sun;
-	size_t len = strlen(path);
 	int fd;
 
-	if (len >= sizeof(sun.sun_path)) {
-		buf_printf(why, "cleanup service path \"%s\" is too long",
-		    path);
-		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, len + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		buf_printf(why, "socket: %s", strerror(errno));
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	if ((fd = unix_connect(path, 0, 0)) < 0) {
 		buf_printf(why, "connect to the cleanup service %s: %s", path,
 		    strerror(errno));
-		(void)close(fd);
 		return -1;
 	}
 	return fd;

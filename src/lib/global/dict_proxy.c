@@ -39,7 +39,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "argv.h"
@@ -54,6 +53,7 @@
 #include "proto_names.h"
 #include "str.h"
 #include "stream.h"
+#include "unix_connect.h"
 #include "timeutil.h"
 
 #define PROXY_PREFIX	"proxy:"
@@ -91,40 +91,6 @@ proxy_clnt_close(struct proxy_clnt *c)
 	c->stream = NULL;
 }
 
-/* connect() to one path; the descriptor, or -1 with errno set. */
-static int
-proxy_connect_path(const char *path)
-{
-	struct sockaddr_un sun;
-	size_t len = strlen(path);
-	int ms = proxy_timeout_ms();
-	struct timeval tv = {.tv_sec = ms / 1000,
-		.tv_usec = (ms % 1000) * 1000};
-	int fd, saved;
-
-	if (len >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, len + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	/*
-	 * A UNIX-domain connect() waits while the listener's backlog is
-	 * full; on Linux the send timeout bounds that wait (EAGAIN).
-	 */
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0
-	    || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		saved = errno == EAGAIN ? ETIMEDOUT : errno;
-		(void)close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
-
 static int
 proxy_clnt_open(struct proxy_clnt *c, struct buf *why)
 {
@@ -133,14 +99,14 @@ proxy_clnt_open(struct proxy_clnt *c, struct buf *why)
 
 	buf_init(&path, 128);
 	buf_printf(&path, "%s/private/%s", var_queue_directory, c->service);
-	if ((fd = proxy_connect_path(path.data)) < 0 && errno == ENOENT) {
+	if ((fd = unix_connect(path.data, proxy_timeout_ms(), 0)) < 0 && errno == ENOENT) {
 		/* Inside a chroot, queue_directory is the root. */
 		struct buf jail;
 
 		saved = errno;
 		buf_init(&jail, 64);
 		buf_printf(&jail, "/private/%s", c->service);
-		if ((fd = proxy_connect_path(jail.data)) < 0)
+		if ((fd = unix_connect(jail.data, proxy_timeout_ms(), 0)) < 0)
 			errno = saved;
 		buf_fini(&jail);
 	}

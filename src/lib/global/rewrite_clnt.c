@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -36,6 +35,7 @@
 #include "rewrite_clnt.h"
 #include "str.h"
 #include "stream.h"
+#include "unix_connect.h"
 #include "timeutil.h"
 
 static struct stream *rw_stream;	/* NULL: not connected */
@@ -91,37 +91,6 @@ rewrite_clnt_disconnect(void)
 	rw_stream = NULL;
 }
 
-/* connect() to one path; the descriptor, or -1 with errno set. */
-static int
-rw_connect_path(const char *path)
-{
-	struct sockaddr_un sun;
-	size_t len = strlen(path);
-	int ms = rw_timeout_ms();
-	struct timeval tv = {.tv_sec = ms / 1000,
-		.tv_usec = (ms % 1000) * 1000};
-	int fd, saved;
-
-	if (len >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, len + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	/* On Linux the send timeout bounds a connect() to a full backlog. */
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0
-	    || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		saved = errno == EAGAIN ? ETIMEDOUT : errno;
-		(void)close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
-
 static int
 rw_open(void)
 {
@@ -131,12 +100,12 @@ rw_open(void)
 	buf_init(&path, 128);
 	buf_printf(&path, "%s/private/%s", var_queue_directory,
 	    var_rewrite_service_name);
-	if ((fd = rw_connect_path(path.data)) < 0 && errno == ENOENT) {
+	if ((fd = unix_connect(path.data, rw_timeout_ms(), 0)) < 0 && errno == ENOENT) {
 		/* Inside a chroot, queue_directory is the root. */
 		saved = errno;
 		buf_init(&jail, 64);
 		buf_printf(&jail, "/private/%s", var_rewrite_service_name);
-		if ((fd = rw_connect_path(jail.data)) < 0)
+		if ((fd = unix_connect(jail.data, rw_timeout_ms(), 0)) < 0)
 			errno = saved;
 		buf_fini(&jail);
 	}
