@@ -189,24 +189,21 @@ main(int argc, char **argv)
 		msg_fatal_status(rc == QFILE_CORRUPT ? EX_DATAERR : EX_IOERR,
 		    "%s: %s", argv[optind], why.data);
 	rc = dsn_report(fd, &qf, entries, n, &p, put_line, NULL, &why);
-	switch (rc) {
-	case DSN_REPORT_OK:
-		break;
-	case DSN_REPORT_EMPTY:
-		fprintf(stderr, "dsn-report-tool: no recipient to report\n");
-		return 1;
-	case DSN_REPORT_NOSENDER:
-		fprintf(stderr, "dsn-report-tool: null sender\n");
-		return 2;
-	case DSN_REPORT_CORRUPT:
-		msg_fatal_status(EX_DATAERR, "%s: %s", argv[optind], why.data);
-	default:
-		msg_fatal_status(EX_IOERR, "%s: %s", argv[optind], why.data);
-	}
+	if (rc == DSN_REPORT_CORRUPT || rc < 0)
+		msg_fatal_status(rc == DSN_REPORT_CORRUPT ? EX_DATAERR
+		    : EX_IOERR, "%s: %s", argv[optind], why.data);
 	qfile_fini(&qf);
 	bounce_log_free_all(entries, n);
 	buf_fini(&why);
 	(void)close(fd);
+	if (rc == DSN_REPORT_EMPTY) {
+		fprintf(stderr, "dsn-report-tool: no recipient to report\n");
+		return 1;
+	}
+	if (rc == DSN_REPORT_NOSENDER) {
+		fprintf(stderr, "dsn-report-tool: null sender\n");
+		return 2;
+	}
 	if (fflush(stdout) == EOF || ferror(stdout))
 		return EX_IOERR;
 	return 0;

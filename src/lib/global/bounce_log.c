@@ -66,7 +66,7 @@ enum bl_field {
 };
 
 enum bl_kind {
-	BL_KIND_ADDR,		/* printable, 1..ADDR_MAX (0.. if optional) */
+	BL_KIND_ADDR,		/* no controls, 1..ADDR_MAX (0.. if optional) */
 	BL_KIND_NUMBER,		/* decimal, checked by the field */
 	BL_KIND_STATUS,
 	BL_KIND_ACTION,
@@ -596,7 +596,7 @@ struct bounce_log {
 enum bl_line {
 	BL_LINE,		/* a whole line */
 	BL_LONG,		/* a line over the limit, discarded */
-	BL_PARTIAL,		/* the end of the file without '\n', discarded */
+	BL_PARTIAL,		/* the end without '\n', discarded */
 	BL_EOF,
 	BL_ERR,			/* read error, errno set */
 };
@@ -829,7 +829,6 @@ bl_state_finish(struct bl_entry_state *st, unsigned long lineno,
 		st->why_line = lineno;
 		return false;
 	}
-	bounce_log_entry_fini(e);
 	e->mem = buf_steal(&st->store);
 	buf_init(&st->store, 256);
 	for (i = 0; i < BL_NFIELDS; i++)
@@ -873,8 +872,9 @@ bounce_log_next(struct bounce_log *bl, struct bounce_log_entry *e)
 	struct bl_entry_state st;
 	const char *line;
 	size_t len;
-	int ret = -1;
+	int ret = -1, saved;
 
+	bounce_log_entry_fini(e);
 	buf_init(&st.store, 256);
 	buf_init(&st.why, 64);
 	bl_state_reset(&st);
@@ -911,11 +911,12 @@ bounce_log_next(struct bounce_log *bl, struct bounce_log_entry *e)
 				msg_warn("%s, line %lu: incomplete last entry "
 				    "skipped (interrupted append)", bl->path,
 				    st.first_line);
-			bounce_log_entry_fini(e);
 			ret = 0;
 			goto out;
 		case BL_ERR:
-			msg_warn("read %s: %s", bl->path, strerror(errno));
+			saved = errno;
+			msg_warn("read %s: %s", bl->path, strerror(saved));
+			errno = saved;
 			goto out;
 		}
 	}

@@ -32,8 +32,7 @@
  *	diag_text=TEXT		e.g. smtp / "550 5.1.1 <bob@x>: unknown"
  *	mta_type=TYPE		with mta_name: who said so,
  *	mta_name=NAME		e.g. dns / mx.example.com
- *	reason=TEXT		human-readable reason (required; last, so that
- *				an interrupted append can only shorten it)
+ *	reason=TEXT		human-readable reason (required)
  *
  * Values never hold a newline: free text (reason, diag_text) has NUL
  * bytes removed and other control characters replaced by spaces, then
@@ -184,8 +183,9 @@ struct bounce_log *bounce_log_open(const char *queue, const char *id);
 /* The same on an explicit path (tools, tests). */
 struct bounce_log *bounce_log_open_path(const char *path);
 /*
- * The next valid entry into e (previous contents freed first; e must
- * be zeroed before the first call). Returns 1, 0 at the end of the
+ * The next valid entry into e (its previous contents are freed first,
+ * so e must be zeroed before the first call, and the last one freed
+ * with bounce_log_entry_fini()). Returns 1, 0 at the end of the
  * file, or -1 on a read error (errno set, warning logged). Malformed
  * entries are skipped with a warning, as described above.
  */
@@ -207,7 +207,10 @@ void bounce_log_free_all(struct bounce_log_entry *entries, size_t count);
 
 /*
  * Remove queue's log of message id (when the message is gone, or after
- * its report was queued). 0 when removed or absent; -1 with errno.
+ * its report was queued). 0 when removed or absent; -1 with errno. A
+ * writer that opened the log before would append to the removed file:
+ * remove a log only while no delivery of the message is under way
+ * (qmgr, which owns the message, knows).
  */
 int bounce_log_remove(const char *queue, const char *id);
 

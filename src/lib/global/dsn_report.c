@@ -41,6 +41,7 @@
 #include "msg.h"
 #include "proto_names.h"
 #include "qfile.h"
+#include "queue_id.h"
 #include "rec.h"
 #include "timeutil.h"
 
@@ -346,8 +347,8 @@ dr_make_boundary(struct dsn_report *r, bool random_suffix)
 	buf_putc(&r->boundary, '/');
 	room = DR_BOUNDARY_MAX - r->boundary.len;
 	for (cp = r->p.myhostname; *cp && room > 0; cp++) {
-		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		    "0123456789.-", *cp) == NULL)
+		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789.-", *cp) == NULL)
 			continue;
 		buf_putc(&r->boundary, *cp);
 		room--;
@@ -434,7 +435,8 @@ dsn_report_open(int fd, const struct qfile *qf,
 	int tries, rc;
 
 	*out = NULL;
-	if (params->queue_id == NULL || params->myhostname == NULL
+	if (params->queue_id == NULL || !queue_id_valid(params->queue_id)
+	    || params->myhostname == NULL
 	    || (unsigned)params->type > DSN_REPORT_SUCCESS)
 		msg_panic("dsn_report_open: bad parameters");
 	r = xcalloc(1, sizeof(*r));

@@ -173,7 +173,8 @@ struct dsn_report;
  * the strings of params are borrowed until dsn_report_free(). Returns
  * DSN_REPORT_OK with *out set, or DSN_REPORT_EMPTY / DSN_REPORT_NOSENDER
  * (*out NULL, nothing to send), or DSN_REPORT_CORRUPT / DSN_REPORT_IOERR
- * with why appended to. Missing queue_id or myhostname is a panic.
+ * with why appended to. A missing or invalid queue_id, or no
+ * myhostname, is a panic (a caller's bug).
  */
 int dsn_report_open(int fd, const struct qfile *qf,
     const struct bounce_log_entry *entries, size_t count,

@@ -138,22 +138,24 @@ test_round_trip(void **state)
 		const char *queue;
 		struct bounce_log_entry e;
 	} cases[] = {
-		{"minimal failure", MAIL_QUEUE_BOUNCE, {.recipient = "bob@x.org",
-		    .offset = 70, .status = "5.1.1",
+		{"minimal failure", MAIL_QUEUE_BOUNCE, {
+		    .recipient = "bob@x.org", .offset = 70, .status = "5.1.1",
 		    .action = BOUNCE_LOG_FAILED, .reason = "unknown user"}},
 		{"every field", MAIL_QUEUE_BOUNCE, {.recipient = "ann@x.org",
 		    .offset = 123456789012LL, .orig_rcpt = "rfc822;a@y.org",
 		    .notify = DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY,
 		    .status = "5.7.1", .action = BOUNCE_LOG_FAILED,
 		    .reason = "host mx.x.org said: 550 5.7.1 no",
-		    .diag_type = "smtp", .diag_text = "550 5.7.1 <ann@x.org>: no",
+		    .diag_type = "smtp",
+		    .diag_text = "550 5.7.1 <ann@x.org>: no",
 		    .mta_type = "dns", .mta_name = "mx.x.org"}},
 		{"delay, hashed queue", MAIL_QUEUE_DEFER, {.recipient =
 		    "carl@x.org", .offset = 99, .notify = DSN_NOTIFY_NEVER,
 		    .status = "4.4.1", .action = BOUNCE_LOG_DELAYED,
 		    .reason = "connect to mx.x.org[192.0.2.1]:25: refused"}},
 		{"success", MAIL_QUEUE_TRACE, {.recipient = "d@x.org",
-		    .offset = 200, .notify = DSN_NOTIFY_SUCCESS, .status = "2.0.0",
+		    .offset = 200, .notify = DSN_NOTIFY_SUCCESS,
+		    .status = "2.0.0",
 		    .action = BOUNCE_LOG_DELIVERED, .reason = "delivered to "
 		    "mailbox"}},
 		{"expanded, empty reason", MAIL_QUEUE_TRACE, {.recipient =
@@ -593,7 +595,8 @@ test_repair(void **state)
 		CHECK_STR(list[1].recipient, "c", cases[i].label);
 		CHECK_STR(list[1].reason, "new", cases[i].label);
 		CHECK(strstr(out, "bounce/" ID ", line ") != NULL
-		    && strstr(out, ": entry skipped: ") != NULL, cases[i].label);
+		    && strstr(out, ": entry skipped: ") != NULL,
+		    cases[i].label);
 		free(out);
 		bounce_log_free_all(list, n);
 	}

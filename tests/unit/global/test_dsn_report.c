@@ -52,7 +52,7 @@
 #define HOST	"mail.example.com"
 #define BOUNDARY	ID ".1700000100/" HOST
 
-/* ---- queue files ---------------------------------------------------- */
+/* ---- queue files -------------------------------------------------------- */
 
 struct qb {
 	struct buf file;
@@ -297,7 +297,7 @@ params(enum dsn_report_type type)
 #define MESSAGE "From: joe@example.com\nTo: bob@example.org\n" \
 	"Subject: hello\n\nbody line\n\nlast line\n"
 
-/* ---- a whole report ------------------------------------------------------ */
+/* ---- a whole report ----------------------------------------------------- */
 
 static void
 test_failure_whole(void **state)
@@ -408,7 +408,7 @@ test_failure_whole(void **state)
 	close(fd);
 }
 
-/* ---- kinds of report ------------------------------------------------------ */
+/* ---- kinds of report ---------------------------------------------------- */
 
 static void
 test_delay(void **state)
@@ -520,7 +520,7 @@ test_success(void **state)
 	close(fd);
 }
 
-/* ---- what is returned ----------------------------------------------------- */
+/* ---- what is returned --------------------------------------------------- */
 
 static void
 test_ret(void **state)
@@ -594,7 +594,7 @@ test_ret(void **state)
 	buf_fini(&part);
 }
 
-/* ---- who is reported ------------------------------------------------------ */
+/* ---- who is reported ---------------------------------------------------- */
 
 static void
 test_notify(void **state)
@@ -761,7 +761,7 @@ test_orcpt_envid(void **state)
 	}
 }
 
-/* ---- the size cap --------------------------------------------------------- */
+/* ---- the size cap ------------------------------------------------------- */
 
 static void
 test_size_cap(void **state)
@@ -860,7 +860,7 @@ test_size_cap(void **state)
 	buf_fini(&why);
 }
 
-/* ---- the boundary ---------------------------------------------------------- */
+/* ---- the boundary ------------------------------------------------------- */
 
 static void
 test_boundary(void **state)
@@ -902,7 +902,8 @@ test_boundary(void **state)
 			delims++;
 	/* Three parts and the close, nothing else. */
 	assert_int_equal(delims, 4);
-	assert_true(out_find(&o, 0, "--" BOUNDARY) >= 0);	/* the original */
+	/* The forged line is still there, in the original. */
+	assert_true(out_find(&o, 0, "--" BOUNDARY) >= 0);
 	out_fini(&o);
 	dsn_report_free(r);
 	qfile_fini(&qf);
@@ -929,7 +930,7 @@ test_boundary(void **state)
 	buf_fini(&delim);
 }
 
-/* ---- long and odd fields -------------------------------------------------- */
+/* ---- long and odd fields ------------------------------------------------ */
 
 /* Unfold the lines from at: the field value as a reader sees it. */
 static void
@@ -1061,7 +1062,7 @@ test_8bit(void **state)
 	buf_fini(&why);
 }
 
-/* ---- no report, errors ---------------------------------------------------- */
+/* ---- no report, errors -------------------------------------------------- */
 
 static void
 test_no_report(void **state)
