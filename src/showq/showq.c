@@ -53,12 +53,9 @@
  * queue.
  *
  * Delay reasons come from the defer log of a message in deferred/ or
- * hold/: defer/[hash/]ID. Its format is not settled yet (the defer
- * service does not exist); showq reads Postfix's: entries of
- * "name=value" lines separated by an empty line, of which it uses
- * recipient=ADDR and reason=TEXT (the last entry for an address wins).
- * A missing log means no reasons; an unreadable or malformed line ends
- * the reading with a warning, keeping the entries read so far.
+ * hold/: defer/[hash/]ID, read with bounce_log.h (the last entry for
+ * an address wins). A missing log means no reasons; malformed entries
+ * are skipped with a warning by the reader.
  *
  * SECURITY: any local user can connect. The request is read with the
  * attribute parser's limits and a short timeout; nothing a client sends
@@ -79,6 +76,7 @@
 #include <unistd.h>
 
 #include "attr.h"
+#include "bounce_log.h"
 #include "buf.h"
 #include "htable.h"
 #include "mail_queue.h"
@@ -261,66 +259,20 @@ showq_json_str(struct buf *out, const char *str)
 static struct htable *
 showq_reasons_read(const char *id)
 {
-	struct htable *table = NULL;
-	struct stream *s;
-	struct buf line, rcpt, reason, path;
-	bool have_rcpt = false, have_reason = false;
-	ssize_t got;
-	char *eq;
-	int fd, saved;
+	struct bounce_log_entry e = {0};
+	struct bounce_log *bl;
+	struct htable *table;
 
-	fd = mail_queue_open(MAIL_QUEUE_DEFER, id, O_RDONLY | O_NONBLOCK);
-	if (fd < 0) {
-		if ((saved = errno) != ENOENT) {
-			buf_init(&path, 64);
-			mail_queue_path(&path, MAIL_QUEUE_DEFER, id);
-			msg_warn("open %s: %s", path.data, strerror(saved));
-			buf_fini(&path);
-		}
+	if ((bl = bounce_log_open(MAIL_QUEUE_DEFER, id)) == NULL) {
+		if (errno != ENOENT)
+			msg_warn("%s: cannot read the defer log: %m", id);
 		return NULL;
 	}
-	s = stream_new(fd);
-	buf_init(&line, 256);
-	buf_init(&rcpt, 64);
-	buf_init(&reason, 128);
 	table = htable_new(8);
-	for (;;) {
-		buf_reset(&line);
-		got = stream_get_line(s, &line, SHOWQ_LOG_LINE_MAX);
-		if (got > 0 && line.data[line.len - 1] == '\n')
-			buf_truncate(&line, line.len - 1);
-		/* An empty line or the end closes an entry. */
-		if (got < 0 || line.len == 0) {
-			if (have_rcpt && have_reason)
-				free(htable_put(table, rcpt.data,
-				    xstrdup(reason.data)));
-			have_rcpt = have_reason = false;
-			if (got < 0)
-				break;
-			continue;
-		}
-		if (memchr(line.data, 0, line.len) != NULL
-		    || (eq = strchr(line.data, '=')) == NULL) {
-			msg_warn("%s: malformed defer log line", id);
-			break;
-		}
-		*eq++ = 0;
-		if (strcmp(line.data, "recipient") == 0) {
-			buf_set(&rcpt, eq);
-			have_rcpt = true;
-		} else if (strcmp(line.data, "reason") == 0) {
-			buf_set(&reason, eq);
-			have_reason = true;
-		}
-	}
-	if (stream_error(s) != STREAM_OK && stream_error(s) != STREAM_ERR_EOF)
-		msg_warn("%s: cannot read the defer log: %s", id,
-		    stream_error(s) == STREAM_ERR_LIMIT ? "line too long"
-		    : strerror(errno));
-	stream_free(s);
-	buf_fini(&line);
-	buf_fini(&rcpt);
-	buf_fini(&reason);
+	while (bounce_log_next(bl, &e) > 0)
+		free(htable_put(table, e.recipient, xstrdup(e.reason)));
+	bounce_log_entry_fini(&e);
+	bounce_log_close(bl);
 	return table;
 }
 

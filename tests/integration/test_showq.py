@@ -97,9 +97,9 @@ def place(inst, queue, qid, data, mode=0o700):
 def defer_log(inst, qid, entries):
     """A defer log in Postfix's format: name=value lines, an empty line
     after each entry."""
-    text = "".join(f"recipient={rcpt}\noffset=0\nstatus=4.0.0\n"
+    text = "".join(f"recipient={rcpt}\noffset={n + 1}\nstatus=4.0.0\n"
                    f"action=delayed\nreason={reason}\n\n"
-                   for rcpt, reason in entries)
+                   for n, (rcpt, reason) in enumerate(entries))
     place(inst, "defer", qid, text.encode(), mode=0o600)
 
 
@@ -274,6 +274,8 @@ def test_delay_reasons(q):
     long_reason = ("host mx.example.net[192.0.2.2] said: 452 4.2.2 "
                    "mailbox full, try again much later please "
                    "(in reply to RCPT TO command)")
+    # The defer writer never stores control characters, so an entry
+    # that holds one is forged or damaged: the reader skips it.
     defer_log(q, qid, [("a@example.com", "an older reason"),
                        ("b@example.net", long_reason),
                        ("a@example.com", refused),
@@ -288,13 +290,12 @@ def test_delay_reasons(q):
     assert got == [[
         first_line(qid, " ", size, 1700001000, "s@example.com"),
         rcpt_line("d@example.org"),
+        rcpt_line("e@example.com"),
         reason_line(refused),
         rcpt_line("a@example.com"),
         rcpt_line("c@example.com"),
         f"({long_reason})",
         rcpt_line("b@example.net"),
-        reason_line("?control"),
-        rcpt_line("e@example.com"),
     ]]
     assert len(f"({long_reason})") > 78
     assert len(reason_line(refused)) == 78
@@ -307,8 +308,10 @@ def test_delay_reasons(q):
         {"address": "b@example.net", "delay_reason": long_reason},
         {"address": "c@example.com", "delay_reason": refused},
         {"address": "d@example.org"},
-        {"address": "e@example.com", "delay_reason": "\x1bcontrol"},
+        {"address": "e@example.com"},
     ]
+    assert q.grep(r"showq\[\d+\]: warning: defer/\S+, line \d+: entry "
+                  r"skipped")
 
 
 def test_reasons_only_where_a_log_exists(q):
