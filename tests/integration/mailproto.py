@@ -106,6 +106,71 @@ def attr_parse(data):
             name = None
 
 
+def encode(*pairs):
+    """encode((name, value), ...): attr_encode() for argument lists."""
+    return attr_encode(pairs)
+
+
+class RawClient:
+    """A client speaking the attribute protocol by hand (attr.h), for
+    tests of multi-server daemons (proxymap, trivial-rewrite)."""
+
+    def __init__(self, path, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def request(self, *pairs):
+        self.send(encode(*pairs))
+        return self.reply()
+
+    def _fill(self):
+        data = self.sock.recv(4096)
+        if not data:
+            raise EOFError("connection closed")
+        self.buf += data
+
+    def _netstring(self):
+        while b":" not in self.buf:
+            self._fill()
+        head, _, rest = self.buf.partition(b":")
+        n = int(head)
+        while len(rest) < n + 1:
+            self._fill()
+            head, _, rest = self.buf.partition(b":")
+        assert rest[n:n + 1] == b",", "netstring without comma"
+        self.buf = rest[n + 1:]
+        return rest[:n]
+
+    def reply(self):
+        """One message as a dict (names and values decoded)."""
+        out = {}
+        while True:
+            name = self._netstring()
+            if name == b"":
+                return out
+            out[name.decode()] = self._netstring().decode()
+
+    def closed(self, timeout=5):
+        """True when the server hangs up (after any pending reply)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                if not self.sock.recv(4096):
+                    return True
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
 # ---- records (qfile_writer.py has the format) ------------------------
 
 def rec(type_, data=b""):

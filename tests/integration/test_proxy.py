@@ -20,6 +20,7 @@ import threading
 import time
 
 from harness import pid_gone, wait_for
+from mailproto import RawClient, encode
 
 INLINE = "inline:{k1=v1, k2=v2}"
 
@@ -89,76 +90,6 @@ class Proxy:
 
     def socket_path(self, service):
         return os.path.join(self.inst.queue, "private", service)
-
-
-def netstring(data):
-    return str(len(data)).encode() + b":" + data + b","
-
-
-def encode(*pairs):
-    out = b""
-    for name, value in pairs:
-        out += netstring(name.encode()) + netstring(str(value).encode())
-    return out + b"0:,"
-
-
-class RawClient:
-    """The attribute protocol by hand (attr.h), for the server tests."""
-
-    def __init__(self, path, timeout=10):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def request(self, *pairs):
-        self.send(encode(*pairs))
-        return self.reply()
-
-    def _fill(self):
-        data = self.sock.recv(4096)
-        if not data:
-            raise EOFError("connection closed")
-        self.buf += data
-
-    def _netstring(self):
-        while b":" not in self.buf:
-            self._fill()
-        head, _, rest = self.buf.partition(b":")
-        n = int(head)
-        while len(rest) < n + 1:
-            self._fill()
-            head, _, rest = self.buf.partition(b":")
-        assert rest[n:n + 1] == b",", "netstring without comma"
-        self.buf = rest[n + 1:]
-        return rest[:n]
-
-    def reply(self):
-        """One message as a dict (names and values decoded)."""
-        out = {}
-        while True:
-            name = self._netstring()
-            if name == b"":
-                return out
-            out[name.decode()] = self._netstring().decode()
-
-    def closed(self, timeout=5):
-        """True when the server hangs up (after any pending reply)."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                if not self.sock.recv(4096):
-                    return True
-        except ConnectionResetError:
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        self.sock.close()
 
 
 # ---- lookups ----------------------------------------------------------------

@@ -26,182 +26,9 @@
 
 #include "buf.h"
 #include "dict.h"
+#include "dicttest.h"
 
 #define CREATE		(O_RDWR | O_CREAT | O_TRUNC)
-
-static char tmpdir[] = "/tmp/petrel-test-cdb-XXXXXX";
-
-/* "lmdb:<tmpdir>/name" or "<tmpdir>/name<suffix>" (static storage). */
-static const char *
-tmp_name(const char *type, const char *name, const char *suffix)
-{
-	static struct buf path[4];
-	static int next;
-	struct buf *b = &path[next++ % 4];
-
-	if (b->data == NULL)
-		buf_init(b, 64);
-	buf_reset(b);
-	buf_printf(b, "%s%s%s/%s%s", type ? type : "", type ? ":" : "",
-	    tmpdir, name, suffix ? suffix : "");
-	return b->data;
-}
-
-/*
- * The reason dict_open_strict() gives for a table it cannot open:
- * "table cdb:<tmpdir>/name: open <tmpdir>/name<rest>" (static storage).
- */
-static const char *
-open_reason(const char *name, const char *rest)
-{
-	static struct buf want;
-
-	if (want.data == NULL)
-		buf_init(&want, 128);
-	buf_reset(&want);
-	buf_printf(&want, "table cdb:%s/%s: open %s/%s%s", tmpdir, name,
-	    tmpdir, name, rest);
-	return want.data;
-}
-
-/* The names in the test directory, sorted, space-separated. */
-static char *
-dir_list(void)
-{
-	struct dirent **names;
-	struct buf out;
-	int n, i;
-
-	n = scandir(tmpdir, &names, NULL, alphasort);
-	assert_true(n >= 0);
-	buf_init(&out, 64);
-	for (i = 0; i < n; i++) {
-		if (strcmp(names[i]->d_name, ".") != 0
-		    && strcmp(names[i]->d_name, "..") != 0)
-			buf_printf(&out, "%s%s", out.len ? " " : "",
-			    names[i]->d_name);
-		free(names[i]);
-	}
-	free(names);
-	return buf_steal(&out);
-}
-
-static void
-clean_dir(void)
-{
-	struct dirent *e;
-	DIR *dir = opendir(tmpdir);
-
-	assert_non_null(dir);
-	while ((e = readdir(dir)) != NULL)
-		if (e->d_name[0] != '.')
-			assert_int_equal(unlink(tmp_name(NULL, e->d_name,
-			    NULL)), 0);
-	closedir(dir);
-}
-
-static void
-check_dir(const char *want)
-{
-	char *got = dir_list();
-
-	if (strcmp(got, want) != 0)
-		fail_msg("directory holds \"%s\", want \"%s\"", got, want);
-	free(got);
-}
-
-static struct dict *
-open_ok(const char *name, int open_flags, int dict_flags)
-{
-	struct buf why;
-	struct dict *d;
-
-	buf_init(&why, 64);
-	d = dict_open_strict(name, open_flags, dict_flags | DICT_FLAG_NO_CACHE,
-	    &why);
-	if (d == NULL)
-		fail_msg("open %s: %s", name, why.data);
-	buf_fini(&why);
-	return d;
-}
-
-static void
-commit_ok(struct dict *d)
-{
-	struct buf why;
-
-	buf_init(&why, 64);
-	if (dict_commit(d, &why) != 0)
-		fail_msg("commit %s: %s", d->full_name, why.data);
-	buf_fini(&why);
-}
-
-/* Build name from "k=v" pairs and commit. */
-static void
-build(const char *name, const char *const *pairs, int dict_flags)
-{
-	struct dict *d = open_ok(name, CREATE, dict_flags);
-	char *k, *eq;
-
-	for (; *pairs; pairs++) {
-		k = strdup(*pairs);
-		eq = strchr(k, '=');
-		*eq = 0;
-		assert_int_not_equal(dict_update(d, k, eq + 1), DICT_TEMPFAIL);
-		free(k);
-	}
-	commit_ok(d);
-	dict_close(d);
-}
-
-static void
-expect(struct dict *d, const char *key, enum dict_result want_rc,
-    const char *want_value, const char *label)
-{
-	struct buf value;
-	enum dict_result rc;
-
-	buf_init(&value, 16);
-	rc = dict_lookup(d, key, &value);
-	if (rc != want_rc)
-		fail_msg("%s: lookup \"%s\": result %d, want %d (%s)", label,
-		    key, rc, want_rc, dict_error(d));
-	if (want_value && strcmp(value.data, want_value) != 0)
-		fail_msg("%s: lookup \"%s\": \"%s\", want \"%s\"", label, key,
-		    value.data, want_value);
-	buf_fini(&value);
-}
-
-/* "k=v k=v" from an iteration. */
-static char *
-dump(struct dict *d)
-{
-	struct buf out, key, value;
-	enum dict_seq seq;
-	enum dict_result rc;
-
-	buf_init(&out, 64);
-	buf_init(&key, 16);
-	buf_init(&value, 16);
-	for (seq = DICT_SEQ_FIRST; (rc = dict_iterate(d, seq, &key, &value))
-	    == DICT_FOUND; seq = DICT_SEQ_NEXT)
-		buf_printf(&out, "%s%s=%s", out.len ? " " : "", key.data,
-		    value.data);
-	assert_int_equal(rc, DICT_NOTFOUND);
-	buf_fini(&key);
-	buf_fini(&value);
-	return buf_steal(&out);
-}
-
-static void
-check_dump(struct dict *d, const char *want, const char *label)
-{
-	char *got = dump(d);
-
-	if (strcmp(got, want) != 0)
-		fail_msg("%s: entries \"%s\", want \"%s\"", label, got, want);
-	free(got);
-}
 
 /* Entries come back in the order they were added. */
 static void
@@ -507,15 +334,14 @@ static int
 setup(void **state)
 {
 	(void)state;
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return dicttest_setup("cdb");
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	clean_dir();
-	return rmdir(tmpdir);
+	return dicttest_teardown();
 }
 
 int

@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "dict.h"
+#include "dicttest.h"
 #include "mem.h"
 
 #define CHECK(cond, label) do { \
@@ -29,63 +30,25 @@
 		fail_msg("case \"%s\": %s", (label), #cond); \
 } while (0)
 
-static char tmpdir[] = "/tmp/test_cidr.XXXXXX";
-static struct buf path;
-
-/* Write text to a fresh file in tmpdir; its name is in path. */
-static void
-write_table(const char *text)
-{
-	static int serial;
-	FILE *fp;
-
-	buf_reset(&path);
-	buf_printf(&path, "%s/t%d", tmpdir, ++serial);
-	fp = fopen(path.data, "w");
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
-}
-
 static struct dict *
 open_table(const char *text, int open_flags, int dict_flags,
     struct buf *why)
 {
-	struct buf name;
-	struct dict *d;
-
-	write_table(text);
-	buf_init(&name, 64);
-	buf_printf(&name, "cidr:%s", path.data);
-	d = dict_open_strict(name.data, open_flags,
-	    dict_flags | DICT_FLAG_NO_CACHE, why);
-	buf_fini(&name);
-	return d;
+	return open_text_table("cidr", text, open_flags, dict_flags, why);
 }
 
 static int
 setup(void **state)
 {
 	(void)state;
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	buf_init(&path, 64);
-	return 0;
+	return dicttest_setup("cidr");
 }
 
 static int
 teardown(void **state)
 {
-	struct buf cmd;
-
 	(void)state;
-	buf_init(&cmd, 64);
-	buf_printf(&cmd, "rm -rf '%s'", tmpdir);
-	if (system(cmd.data) != 0)
-		return -1;
-	buf_fini(&cmd);
-	buf_fini(&path);
-	return 0;
+	return dicttest_teardown();
 }
 
 #define NESTED	"if 10.0.0.0/8\n" \
@@ -314,8 +277,8 @@ test_errors(void **state)
 		d = open_table(errors[i].text, O_RDONLY, 0, &why);
 		CHECK(d == NULL, errors[i].label);
 		buf_reset(&want);
-		buf_printf(&want, "table cidr:%s: %s, %s", path.data,
-		    path.data, errors[i].want);
+		buf_printf(&want, "table cidr:%s: %s, %s", table_path(),
+		    table_path(), errors[i].want);
 		if (strcmp(why.data, want.data) != 0)
 			fail_msg("case \"%s\": got \"%s\", want \"%s\"",
 			    errors[i].label, why.data, want.data);
@@ -339,7 +302,7 @@ test_open(void **state)
 	buf_init(&why, 64);
 
 	write_table("192.0.2.0/24 good\n192.0.2.1/24 bad\n");
-	buf_printf(&name, "cidr:%s", path.data);
+	buf_printf(&name, "cidr:%s", table_path());
 	capture_start();
 	d = dict_open(name.data, O_RDONLY, DICT_FLAG_NO_CACHE);
 	out = capture_end();
@@ -347,19 +310,19 @@ test_open(void **state)
 	assert_int_equal(dict_lookup(d, "192.0.2.1", &value), DICT_TEMPFAIL);
 	buf_printf(&why, "table cidr:%s: %s, line 2: non-null host address "
 	    "bits in \"192.0.2.1/24\", perhaps you should use "
-	    "\"192.0.2.0/24\"", path.data, path.data);
+	    "\"192.0.2.0/24\"", table_path(), table_path());
 	assert_string_equal(dict_error(d), why.data);
 	assert_non_null(strstr(out, why.data));
 	free(out);
 	dict_close(d);
 
 	buf_reset(&name);
-	buf_printf(&name, "cidr:%s/missing", tmpdir);
+	buf_printf(&name, "cidr:%s/missing", dicttest_dir);
 	assert_null(dict_open_strict(name.data, O_RDONLY, DICT_FLAG_NO_CACHE,
 	    &why));
 	buf_reset(&value);
 	buf_printf(&value, "table cidr:%s/missing: open %s/missing: No such "
-	    "file or directory", tmpdir, tmpdir);
+	    "file or directory", dicttest_dir, dicttest_dir);
 	assert_string_equal(why.data, value.data);
 
 	assert_null(open_table("192.0.2.1 x\n", O_RDWR, 0, &why));
@@ -371,7 +334,7 @@ test_open(void **state)
 	assert_int_equal(dict_lookup(d, "2001:DB8::AB", &value), DICT_FOUND);
 	assert_string_equal(value.data, "FOUND");
 	assert_false(dict_changed());
-	fp = fopen(path.data, "a");
+	fp = fopen(table_path(), "a");
 	assert_non_null(fp);
 	assert_true(fputs("192.0.2.1 more\n", fp) >= 0);
 	assert_int_equal(fclose(fp), 0);

@@ -28,6 +28,7 @@
 
 #include "buf.h"
 #include "dict.h"
+#include "dicttest.h"
 #include "dict_pattern.h"
 #include "dict_types.h"
 #include "mem.h"
@@ -37,62 +38,24 @@
 		fail_msg("case \"%s\": %s", (label), #cond); \
 } while (0)
 
-static char tmpdir[] = "/tmp/test_pcre.XXXXXX";
-static struct buf path;
-
-/* Write text to a fresh file in tmpdir; its name is in path. */
-static void
-write_table(const char *text)
-{
-	static int serial;
-	FILE *fp;
-
-	buf_reset(&path);
-	buf_printf(&path, "%s/t%d", tmpdir, ++serial);
-	fp = fopen(path.data, "w");
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
-}
-
 static struct dict *
 open_table(const char *text, int dict_flags, struct buf *why)
 {
-	struct buf name;
-	struct dict *d;
-
-	write_table(text);
-	buf_init(&name, 64);
-	buf_printf(&name, "pcre:%s", path.data);
-	d = dict_open_strict(name.data, O_RDONLY,
-	    dict_flags | DICT_FLAG_NO_CACHE, why);
-	buf_fini(&name);
-	return d;
+	return open_text_table("pcre", text, O_RDONLY, dict_flags, why);
 }
 
 static int
 setup(void **state)
 {
 	(void)state;
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	buf_init(&path, 64);
-	return 0;
+	return dicttest_setup("pcre");
 }
 
 static int
 teardown(void **state)
 {
-	struct buf cmd;
-
 	(void)state;
-	buf_init(&cmd, 64);
-	buf_printf(&cmd, "rm -rf '%s'", tmpdir);
-	if (system(cmd.data) != 0)
-		return -1;
-	buf_fini(&cmd);
-	buf_fini(&path);
-	return 0;
+	return dicttest_teardown();
 }
 
 struct lookup_case {
@@ -236,8 +199,8 @@ test_errors(void **state)
 		d = open_table(errors[i].text, 0, &why);
 		CHECK(d == NULL, errors[i].label);
 		buf_reset(&want);
-		buf_printf(&want, "table pcre:%s: %s, %s", path.data,
-		    path.data, errors[i].want);
+		buf_printf(&want, "table pcre:%s: %s, %s", table_path(),
+		    table_path(), errors[i].want);
 		if (strcmp(why.data, want.data) != 0)
 			fail_msg("case \"%s\": got \"%s\", want \"%s\"",
 			    errors[i].label, why.data, want.data);
@@ -276,7 +239,7 @@ test_bad_regexp(void **state)
 		CHECK(d == NULL, bad[i]);
 		buf_reset(&want);
 		buf_printf(&want, "table pcre:%s: %s, line 2: bad regular "
-		    "expression: %s", path.data, path.data, (char *)text);
+		    "expression: %s", table_path(), table_path(), (char *)text);
 		if (strcmp(why.data, want.data) != 0)
 			fail_msg("case \"%s\": got \"%s\", want \"%s\"", bad[i],
 			    why.data, want.data);
@@ -325,7 +288,7 @@ test_match_limit(void **state)
 		out = capture_end();
 		buf_reset(&want);
 		buf_printf(&want, "table pcre:%s, line 2: pattern match limit "
-		    "of 1000 exceeded", path.data);
+		    "of 1000 exceeded", table_path());
 		if (strcmp(dict_error(d), want.data) != 0)
 			fail_msg("case \"%s\": got \"%s\"", cases[i].label,
 			    dict_error(d));
@@ -403,7 +366,7 @@ test_open(void **state)
 	buf_init(&value, 64);
 	buf_init(&why, 64);
 	write_table("/a/ good\n/(/ bad\n");
-	buf_printf(&name, "pcre:%s", path.data);
+	buf_printf(&name, "pcre:%s", table_path());
 	capture_start();
 	d = dict_open(name.data, O_RDONLY, DICT_FLAG_NO_CACHE);
 	out = capture_end();
@@ -416,12 +379,12 @@ test_open(void **state)
 	dict_close(d);
 
 	buf_reset(&name);
-	buf_printf(&name, "pcre:%s/missing", tmpdir);
+	buf_printf(&name, "pcre:%s/missing", dicttest_dir);
 	assert_null(dict_open_strict(name.data, O_RDONLY, DICT_FLAG_NO_CACHE,
 	    &why));
 	buf_reset(&value);
 	buf_printf(&value, "table pcre:%s/missing: open %s/missing: No such "
-	    "file or directory", tmpdir, tmpdir);
+	    "file or directory", dicttest_dir, dicttest_dir);
 	assert_string_equal(why.data, value.data);
 
 	d = open_table("/^Abc$/i exact\n/^(.*)$/ [$1]\n", DICT_FLAG_FOLD,

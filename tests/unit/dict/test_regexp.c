@@ -25,6 +25,7 @@
 
 #include "buf.h"
 #include "dict.h"
+#include "dicttest.h"
 #include "dict_pattern.h"
 #include "dict_types.h"
 #include "mem.h"
@@ -34,63 +35,25 @@
 		fail_msg("case \"%s\": %s", (label), #cond); \
 } while (0)
 
-static char tmpdir[] = "/tmp/test_regexp.XXXXXX";
-static struct buf path;
-
-/* Write text to a fresh file in tmpdir; its name is in path. */
-static void
-write_table(const char *text)
-{
-	static int serial;
-	FILE *fp;
-
-	buf_reset(&path);
-	buf_printf(&path, "%s/t%d", tmpdir, ++serial);
-	fp = fopen(path.data, "w");
-	assert_non_null(fp);
-	assert_int_equal(fputs(text, fp) >= 0, 1);
-	assert_int_equal(fclose(fp), 0);
-}
-
 static struct dict *
 open_table(const char *type, const char *text, int dict_flags,
     struct buf *why)
 {
-	struct buf name;
-	struct dict *d;
-
-	write_table(text);
-	buf_init(&name, 64);
-	buf_printf(&name, "%s:%s", type, path.data);
-	d = dict_open_strict(name.data, O_RDONLY,
-	    dict_flags | DICT_FLAG_NO_CACHE, why);
-	buf_fini(&name);
-	return d;
+	return open_text_table(type, text, O_RDONLY, dict_flags, why);
 }
 
 static int
 setup(void **state)
 {
 	(void)state;
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	buf_init(&path, 64);
-	return 0;
+	return dicttest_setup("regexp");
 }
 
 static int
 teardown(void **state)
 {
-	struct buf cmd;
-
 	(void)state;
-	buf_init(&cmd, 64);
-	buf_printf(&cmd, "rm -rf '%s'", tmpdir);
-	if (system(cmd.data) != 0)
-		return -1;
-	buf_fini(&cmd);
-	buf_fini(&path);
-	return 0;
+	return dicttest_teardown();
 }
 
 struct lookup_case {
@@ -322,8 +285,8 @@ test_errors(void **state)
 		d = open_table("regexp", errors[i].text, 0, &why);
 		CHECK(d == NULL, errors[i].label);
 		buf_reset(&want);
-		buf_printf(&want, "table regexp:%s: %s, %s", path.data,
-		    path.data, errors[i].want);
+		buf_printf(&want, "table regexp:%s: %s, %s", table_path(),
+		    table_path(), errors[i].want);
 		if (strcmp(why.data, want.data) != 0)
 			fail_msg("case \"%s\": got \"%s\", want \"%s\"",
 			    errors[i].label, why.data, want.data);
@@ -360,7 +323,7 @@ test_bad_regexp(void **state)
 		CHECK(d == NULL, bad[i]);
 		buf_reset(&want);
 		buf_printf(&want, "table regexp:%s: %s, line 2: bad regular "
-		    "expression: %s", path.data, path.data, text);
+		    "expression: %s", table_path(), table_path(), text);
 		if (strcmp(why.data, want.data) != 0)
 			fail_msg("case \"%s\": got \"%s\", want \"%s\"", bad[i],
 			    why.data, want.data);
@@ -382,14 +345,14 @@ test_surrogate(void **state)
 	buf_init(&value, 64);
 	buf_init(&why, 64);
 	write_table("/a/ good\n/b/q bad\n");
-	buf_printf(&name, "regexp:%s", path.data);
+	buf_printf(&name, "regexp:%s", table_path());
 	capture_start();
 	d = dict_open(name.data, O_RDONLY, DICT_FLAG_NO_CACHE);
 	assert_int_equal(dict_lookup(d, "a", &value), DICT_TEMPFAIL);
 	out = capture_end();
 	assert_true(dict_is_surrogate(d));
 	buf_printf(&why, "table regexp:%s: %s, line 2: unknown flag \"q\"",
-	    path.data, path.data);
+	    table_path(), table_path());
 	assert_string_equal(dict_error(d), why.data);
 	assert_non_null(strstr(out, why.data));
 	free(out);
@@ -398,9 +361,9 @@ test_surrogate(void **state)
 	/* A missing file. */
 	buf_reset(&why);
 	buf_printf(&why, "table regexp:%s/missing: open %s/missing: No such "
-	    "file or directory", tmpdir, tmpdir);
+	    "file or directory", dicttest_dir, dicttest_dir);
 	buf_reset(&name);
-	buf_printf(&name, "regexp:%s/missing", tmpdir);
+	buf_printf(&name, "regexp:%s/missing", dicttest_dir);
 	assert_null(dict_open_strict(name.data, O_RDONLY, DICT_FLAG_NO_CACHE,
 	    &value));
 	assert_string_equal(value.data, why.data);
@@ -408,7 +371,7 @@ test_surrogate(void **state)
 	/* Read-only. */
 	write_table("/a/ b\n");
 	buf_reset(&name);
-	buf_printf(&name, "regexp:%s", path.data);
+	buf_printf(&name, "regexp:%s", table_path());
 	assert_null(dict_open_strict(name.data, O_RDWR | O_CREAT,
 	    DICT_FLAG_NO_CACHE, &value));
 	assert_non_null(strstr(value.data, "read-only"));
@@ -453,7 +416,7 @@ test_watch(void **state)
 	d = open_table("regexp", "/a/ b\n", 0, &why);
 	assert_non_null(d);
 	assert_false(dict_changed());
-	fp = fopen(path.data, "a");
+	fp = fopen(table_path(), "a");
 	assert_non_null(fp);
 	assert_true(fputs("/c/ d\n", fp) >= 0);
 	assert_int_equal(fclose(fp), 0);
