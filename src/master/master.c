@@ -106,11 +106,13 @@ master_sig_event(evutil_socket_t sig, short what, void *ctx)
 	case SIGHUP:
 		if (master_stopping)
 			break;
-		msg_info("reload -- version %s, configuration %s",
-		    PETREL_VERSION, master_config_dir);
+		/* Logged once the new configuration is in force, so that
+		 * whoever waits for this line finds the new services open. */
 		if (master_config_load(false) < 0)
 			msg_warn("reload failed: keeping the running "
 			    "configuration");
+		msg_info("reload -- version %s, configuration %s",
+		    PETREL_VERSION, master_config_dir);
 		break;
 	case SIGTERM:
 	case SIGINT:

@@ -240,17 +240,20 @@ master_services_close(void)
 static int
 master_config_check(struct conf *c, struct mastercf *cf)
 {
-	struct argv *values = argv_new();
+	struct argv *values = argv_new(), *services = argv_new();
 	struct buf path;
 	size_t i, j;
 	int errors;
 
-	for (i = 0; i < cf->count; i++)
+	for (i = 0; i < cf->count; i++) {
+		argv_add(services, cf->ents[i]->service);
 		for (j = 0; j < cf->ents[i]->overrides->argc; j++)
 			argv_add(values, cf->ents[i]->overrides->argv[j]);
+	}
 	errors = conf_validate(c, false);
-	errors += conf_check_unknown(c, true, values);
+	errors += conf_check_unknown(c, true, values, services);
 	argv_free(values);
+	argv_free(services);
 
 	/* Programs are named relative to the new daemon_directory. */
 	buf_init(&path, 64);

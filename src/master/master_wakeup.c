@@ -5,8 +5,10 @@
  * TRIGGER_REQ_WAKEUP request every so many seconds, as a client would
  * send it: written into the fifo, or sent over a new connection to the
  * socket. That is all it takes: if no child is available, the request
- * makes master start one. With "?" after the time, the service is only
- * woken once it has been used. Nothing here blocks: the endpoints are
+ * makes master start one. The first wakeup comes right after the service
+ * is set up (so that qmgr and pickup look at the queue as soon as the
+ * system starts), the next ones every so many seconds. With "?" after
+ * the time, the service is only woken once it has been used. Nothing here blocks: the endpoints are
  * opened non-blocking and a wakeup that would block is skipped.
  */
 #include <errno.h>
@@ -36,10 +38,12 @@ static void
 master_wakeup_event(evutil_socket_t fd, short what, void *ctx)
 {
 	struct master_serv *serv = ctx;
+	struct timeval tv = {.tv_sec = serv->ent->wakeup};
 	struct buf path;
 
 	(void)fd;
 	(void)what;
+	event_add(serv->wakeup_timer, &tv);
 	if (master_stopping || serv->dying
 	    || (serv->ent->wakeup_if_used && !serv->used))
 		return;
@@ -52,17 +56,15 @@ master_wakeup_event(evutil_socket_t fd, short what, void *ctx)
 void
 master_wakeup_init(struct master_serv *serv)
 {
-	struct timeval tv;
+	struct timeval now = {0, 0};
 
 	master_wakeup_cleanup(serv);
 	if (serv->ent->wakeup <= 0 || (serv->ent->type != MASTER_UNIX
 	    && serv->ent->type != MASTER_FIFO))
 		return;
-	tv.tv_sec = serv->ent->wakeup;
-	tv.tv_usec = 0;
-	serv->wakeup_timer = event_new(master_base, -1, EV_PERSIST,
+	serv->wakeup_timer = event_new(master_base, -1, 0,
 	    master_wakeup_event, serv);
-	event_add(serv->wakeup_timer, &tv);
+	event_add(serv->wakeup_timer, &now);
 }
 
 void

@@ -31,7 +31,7 @@ struct mastercf *
 petrel_config_check(const char *dir)
 {
 	struct mastercf *cf;
-	struct argv *values;
+	struct argv *values, *services;
 	struct buf path;
 	size_t i, j;
 	int unknown;
@@ -49,17 +49,20 @@ petrel_config_check(const char *dir)
 	 * use, not unknown.
 	 */
 	values = argv_new();
+	services = argv_new();
 	for (i = 0; i < cf->count; i++) {
 		const struct argv *ov = cf->ents[i]->overrides;
 
+		argv_add(services, cf->ents[i]->service);
 		for (j = 0; ov && j < ov->argc; j++) {
 			const char *eq = strchr(ov->argv[j], '=');
 
 			argv_add(values, eq ? eq + 1 : ov->argv[j]);
 		}
 	}
-	unknown = conf_check_unknown(conf_current(), true, values);
+	unknown = conf_check_unknown(conf_current(), true, values, services);
 	argv_free(values);
+	argv_free(services);
 	if (unknown > 0) {
 		mastercf_free(cf);
 		return NULL;

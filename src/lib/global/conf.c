@@ -35,6 +35,7 @@
 #include "mem.h"
 #include "msg.h"
 #include "params.h"
+#include "transport_params.h"
 
 #define CONF_FILE_LIMIT		(16 * 1024 * 1024)
 #define CONF_EXPAND_LIMIT	(4 * 1024 * 1024)
@@ -727,9 +728,21 @@ conf_scan_refs(struct htable *refs, const char *value)
 	}
 }
 
+/* A per-transport parameter of one of services. */
+static bool
+conf_transport_param(const char *name, const struct argv *services)
+{
+	size_t i;
+
+	for (i = 0; services != NULL && i < services->argc; i++)
+		if (transport_param_name(name, services->argv[i]))
+			return true;
+	return false;
+}
+
 int
 conf_check_unknown(const struct conf *c, bool as_error,
-    const struct argv *extra_values)
+    const struct argv *extra_values, const struct argv *services)
 {
 	struct htable *refs = htable_new(64);
 	const struct conf_entry *e;
@@ -745,7 +758,8 @@ conf_check_unknown(const struct conf *c, bool as_error,
 	for (i = 0; i < c->count; i++) {
 		e = c->ents[i];
 		if (param_find(e->name) != NULL
-		    || htable_get(refs, e->name) != NULL)
+		    || htable_get(refs, e->name) != NULL
+		    || conf_transport_param(e->name, services))
 			continue;
 		buf_reset(&where);
 		conf_where(&where, e);

@@ -79,12 +79,14 @@ int conf_eval(const struct conf *c, const char *name, struct buf *out,
  */
 int conf_validate(const struct conf *c, bool store);
 /*
- * Report main.cf entries that are not known parameters and that no value
- * refers to with $name: msg_error when as_error, else msg_warn. Returns
- * the number reported.
+ * Report main.cf entries that are not known parameters, not a
+ * per-transport parameter of one of services (master.cf service names,
+ * may be NULL; transport_params.h), and that no value refers to with
+ * $name: msg_error when as_error, else msg_warn. Returns the number
+ * reported.
  */
 int conf_check_unknown(const struct conf *c, bool as_error,
-    const struct argv *extra_values);
+    const struct argv *extra_values, const struct argv *services);
 
 /* The process-wide configuration that var_ globals came from. */
 struct conf *conf_current(void);

@@ -39,6 +39,7 @@
 
 /* The globals. Strings start as the literal default (not owned). */
 #define P_STR(n, d)		char *var_##n = d;
+#define P_STRN(v, n, d)		char *var_##v = d;
 #define P_RAW(n, d)		char *var_##n = d;
 #define P_DYN(n)		char *var_##n;
 #define P_INT(n, d, lo, hi)	int var_##n = (d);
@@ -47,6 +48,7 @@
 #define P_TIME(n, d, lo, hi)	int var_##n;
 #include "params.def"
 #undef P_STR
+#undef P_STRN
 #undef P_RAW
 #undef P_DYN
 #undef P_INT
@@ -56,6 +58,7 @@
 
 /* A default outside its own bounds is a typo; refuse to compile it. */
 #define P_STR(n, d)
+#define P_STRN(v, n, d)
 #define P_RAW(n, d)
 #define P_DYN(n)
 #define P_INT(n, d, lo, hi) \
@@ -68,6 +71,7 @@
 #define P_TIME(n, d, lo, hi)
 #include "params.def"
 #undef P_STR
+#undef P_STRN
 #undef P_RAW
 #undef P_DYN
 #undef P_INT
@@ -94,6 +98,8 @@ struct param_spec {
 
 #define P_STR(n, d) \
 	{.name = #n, .type = PARAM_STR, .defval = d, .var = &var_##n},
+#define P_STRN(v, n, d) \
+	{.name = n, .type = PARAM_STR, .defval = d, .var = &var_##v},
 #define P_RAW(n, d) \
 	{.name = #n, .type = PARAM_RAW, .defval = d, .var = &var_##n},
 #define P_DYN(n) \
@@ -114,6 +120,7 @@ static struct param_spec param_specs[] = {
 #include "params.def"
 };
 #undef P_STR
+#undef P_STRN
 #undef P_RAW
 #undef P_DYN
 #undef P_INT

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #define P_STR(n, d)		extern char *var_##n;
+#define P_STRN(v, n, d)		extern char *var_##v;
 #define P_RAW(n, d)		extern char *var_##n;
 #define P_DYN(n)		extern char *var_##n;
 #define P_INT(n, d, lo, hi)	extern int var_##n;
@@ -22,6 +23,7 @@
 #define P_TIME(n, d, lo, hi)	extern int var_##n;
 #include "params.def"
 #undef P_STR
+#undef P_STRN
 #undef P_RAW
 #undef P_DYN
 #undef P_INT

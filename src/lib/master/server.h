@@ -32,6 +32,7 @@
 #ifndef PETREL_SERVER_H
 #define PETREL_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct event_base;
@@ -78,6 +79,15 @@ int multi_server_main(int argc, char **argv,
     const struct multi_server_spec *spec);
 int trigger_server_main(int argc, char **argv,
     const struct trigger_server_spec *spec);
+
+/*
+ * trigger-server only (see trigger_server.c): the event loop (valid
+ * from pre_init on), resident mode (no max_use, no max_idle), and the
+ * busy flag that defers exit while the daemon has work outstanding.
+ */
+struct event_base *trigger_server_base(void);
+void trigger_server_resident(void);
+void trigger_server_busy(bool busy);
 
 /* multi-server only: the daemon's event loop, and client hang-up. */
 struct event_base *multi_server_base(void);

@@ -27,6 +27,13 @@
  * SERVER_TABLE_CHECK_SECS) acts like SIGHUP, so that master starts a
  * process with fresh tables.
  *
+ * A daemon with work of its own between requests (qmgr: deliveries in
+ * flight, queue scans on a timer) uses trigger_server_base() for its
+ * events, calls trigger_server_resident() from pre_init or post_init so
+ * that max_use and max_idle do not apply, and holds trigger_server_busy
+ * (true) while work is outstanding: SIGHUP, a table change or max_use
+ * then wait for trigger_server_busy(false) before the process exits.
+ *
  * SECURITY: requests come from local processes that may be hostile; the
  * daemon gets the bytes with their length, never more than
  * TRIGGER_BUF_SIZE, and must not trust them beyond that.
@@ -59,6 +66,22 @@ static struct buf trigger_buf;
 static int trigger_conns;		/* open unix connections */
 static int trigger_uses;		/* requests served */
 static bool trigger_stopping;		/* no longer accepting */
+static bool trigger_resident;		/* no max_use, no max_idle */
+static bool trigger_busy;		/* the daemon has work outstanding */
+
+struct event_base *
+trigger_server_base(void)
+{
+	return trigger_base;
+}
+
+void
+trigger_server_resident(void)
+{
+	trigger_resident = true;
+	if (trigger_idle_ev != NULL)
+		evtimer_del(trigger_idle_ev);
+}
 
 static void
 trigger_done(const char *why)
@@ -88,10 +111,24 @@ trigger_idle(void)
 {
 	struct timeval tv = {.tv_sec = var_max_idle};
 
+	if (trigger_busy)
+		return;
 	if (trigger_stopping || trigger_srv.master_gone)
 		trigger_done("no more work");
-	else
+	else if (!trigger_resident)
 		evtimer_add(trigger_idle_ev, &tv);
+}
+
+void
+trigger_server_busy(bool busy)
+{
+	trigger_busy = busy;
+	if (trigger_idle_ev == NULL)
+		return;			/* not serving yet */
+	if (busy)
+		evtimer_del(trigger_idle_ev);
+	else if (trigger_conns == 0)
+		trigger_idle();
 }
 
 /* Read one request from fd into trigger_buf: >0 bytes, 0 EOF, -1. */
@@ -119,7 +156,7 @@ trigger_request(size_t len)
 	(void)server_notify(&trigger_srv, MASTER_STAT_TAKEN);
 	trigger_spec->service(trigger_buf.data, len, trigger_srv.service,
 	    trigger_srv.argv);
-	if (++trigger_uses >= var_max_use)
+	if (++trigger_uses >= var_max_use && !trigger_resident)
 		trigger_stop_accepting("max_use reached");
 	if (server_tables_changed())
 		trigger_stop_accepting("table changed");
@@ -218,7 +255,7 @@ trigger_signal_event(evutil_socket_t sig, short what, void *arg)
 		server_exit(trigger_spec->pre_exit, 0);
 	}
 	trigger_stop_accepting("SIGHUP");
-	if (trigger_conns == 0)
+	if (trigger_conns == 0 && !trigger_busy)
 		trigger_done("SIGHUP while idle");
 }
 
@@ -227,7 +264,7 @@ static void
 trigger_table_changed(void)
 {
 	trigger_stop_accepting("table changed");
-	if (trigger_conns == 0)
+	if (trigger_conns == 0 && !trigger_busy)
 		trigger_done("table changed while idle");
 }
 

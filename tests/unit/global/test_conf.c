@@ -594,7 +594,7 @@ static const struct validate_case validate_cases[] = {
 	    "$mydestination -> $myorigin -> $mydestination\n"
 	    "error: main.cf, line 1: parameter myorigin: recursion loop: "
 	    "$myorigin -> $mydestination -> $myorigin\n"},
-	{"loop through defaults", "myhostname = $myorigin\n", NULL, 5,
+	{"loop through defaults", "myhostname = $myorigin\n", NULL, 6,
 	    "error: default: parameter local_transport: recursion loop: "
 	    "$myhostname -> $myorigin -> $myhostname\n"
 	    "error: default: parameter mydestination: recursion loop: "
@@ -604,10 +604,12 @@ static const struct validate_case validate_cases[] = {
 	    "error: main.cf, line 1: parameter myhostname: recursion loop: "
 	    "$myhostname -> $myorigin -> $myhostname\n"
 	    "error: default: parameter myorigin: recursion loop: "
-	    "$myorigin -> $myhostname -> $myorigin\n"},
-	{"unbalanced", "\nmail_name = ${x\n", NULL, 1,
-	    "error: main.cf, line 2: parameter mail_name: unbalanced '{' in "
-	    "\"${x\"\n"},
+	    "$myorigin -> $myhostname -> $myorigin\n"
+	    "error: default: parameter smtpd_banner: recursion loop: "
+	    "$myhostname -> $myorigin -> $myhostname\n"},
+	{"unbalanced", "\nhash_queue_names = ${x\n", NULL, 1,
+	    "error: main.cf, line 2: parameter hash_queue_names: "
+	    "unbalanced '{' in \"${x\"\n"},
 	{"unknown ones are not validated", "foo = ${\nbar = $bar\n", NULL, 0,
 	    ""},
 };
@@ -739,7 +741,7 @@ test_unknown(void **state)
 		extra = tc->extra ? argv_split(tc->extra, "|") : NULL;
 		buf_reset(&diag);
 		diag_start();
-		count = conf_check_unknown(c, tc->as_error, extra);
+		count = conf_check_unknown(c, tc->as_error, extra, NULL);
 		diag_end(&diag);
 		if (count != tc->count)
 			fail_msg("%s: %d reported, want %d", tc->label, count,
@@ -748,12 +750,30 @@ test_unknown(void **state)
 		argv_free(extra);
 		conf_free(c);
 	}
+	/* Per-transport parameters of master.cf services are known. */
+	c = conf_new();
+	assert_int_equal(conf_read_text(c,
+	    "relay_destination_concurrency_limit = 3\n"
+	    "local_destination_recipient_limit = 1\n"
+	    "relay_initial_destination_concurrency = 2\n"
+	    "relay_destination_bogus_limit = 1\n"
+	    "smtp_destination_concurrency_limit = 4\n", "main.cf"), 0);
+	extra = argv_split("relay local", " ");
+	buf_reset(&diag);
+	diag_start();
+	assert_int_equal(conf_check_unknown(c, false, NULL, extra), 2);
+	diag_end(&diag);
+	assert_non_null(strstr(diag.data, "relay_destination_bogus_limit"));
+	assert_non_null(strstr(diag.data, "smtp_destination_concurrency"));
+	argv_free(extra);
+	conf_free(c);
+
 	/* A command-line entry is named as such. */
 	c = conf_new();
 	assert_int_equal(conf_set_override(c, "bogus=1", "command line", 0), 0);
 	buf_reset(&diag);
 	diag_start();
-	assert_int_equal(conf_check_unknown(c, false, NULL), 1);
+	assert_int_equal(conf_check_unknown(c, false, NULL, NULL), 1);
 	diag_end(&diag);
 	assert_string_equal(diag.data,
 	    "warning: command line: unused parameter: bogus=1\n");
@@ -979,7 +999,7 @@ golden_report(const char *text, struct buf *out)
 	diag_end(out);
 	buf_printf(out, "validate: %d\n", rc);
 	diag_start();
-	rc = conf_check_unknown(c, false, NULL);
+	rc = conf_check_unknown(c, false, NULL, NULL);
 	diag_end(out);
 	buf_printf(out, "unknown: %d\n", rc);
 	conf_free(c);

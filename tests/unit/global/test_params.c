@@ -35,6 +35,7 @@ struct expect {
 };
 
 #define P_STR(n, d)		{#n, PARAM_STR, d, &var_##n},
+#define P_STRN(v, n, d)	{n, PARAM_STR, d, &var_##v},
 #define P_RAW(n, d)		{#n, PARAM_RAW, d, &var_##n},
 #define P_DYN(n)		{#n, PARAM_STR, NULL, &var_##n},
 #define P_INT(n, d, lo, hi)	{#n, PARAM_INT, NULL, &var_##n},
@@ -45,6 +46,7 @@ static const struct expect expected[] = {
 #include "params.def"
 };
 #undef P_STR
+#undef P_STRN
 #undef P_RAW
 #undef P_DYN
 #undef P_INT
