@@ -17,6 +17,10 @@
  *			queue_time	seconds.microseconds the message
  *					spent before this request (for the
  *					delays= log field; "0" if unknown)
+ *			addresses	optional, only with DELIVER_FLAG_PASS:
+ *					the address to deliver to for each
+ *					recipient, one per line, in request
+ *					order (see "Passing on" below)
  *	agent -> qmgr	status		DELIVER_STAT_* (int)
  *			results		one letter per requested recipient,
  *					in request order (with status OK):
@@ -30,6 +34,16 @@
  * record of the file is a malformed request. A recipient already marked
  * done (a repeated request after a crash) is answered DONE without a
  * new delivery.
+ *
+ * Passing on. The local agent hands mailbox deliveries to another
+ * transport (mailbox_transport, fallback_transport) with deliver_pass():
+ * the same request over private/<transport>, with DELIVER_FLAG_PASS and
+ * the address it resolved (an alias may have expanded "all@x" to
+ * "bob@x"). The receiving agent delivers to that address, logs and
+ * writes bounce/defer/trace entries as usual (orig_to= the queue file
+ * recipient), but does not mark anything done: it only answers DONE or
+ * RETRY, and the passing agent combines that with its other outcomes
+ * for the same recipient. A pass request is never passed on again.
  *
  * Outcomes. For each recipient the agent calls deliver_status() one or
  * more times (local: once per destination an alias expands to), then
@@ -98,6 +112,8 @@ struct stream;
 
 /* Request flags. */
 #define DELIVER_FLAG_NONE	0
+#define DELIVER_FLAG_PASS	(1 << 0)	/* from another agent: deliver
+						 * to "addresses", mark nothing */
 
 /* Reply status. */
 #define DELIVER_STAT_OK		0	/* see results */
@@ -122,6 +138,8 @@ enum deliver_action {
 /* One recipient of a request. */
 struct deliver_rcpt {
 	const struct qfile_rcpt *rcpt;	/* in req->qf */
+	const char *addr;		/* to deliver to: rcpt->addr, or
+					 * the passed address */
 	size_t index;			/* in req->qf.rcpts */
 	enum deliver_action worst;	/* so far (SENT when none yet) */
 	bool seen;			/* deliver_status() was called */
@@ -138,6 +156,7 @@ struct deliver_request {
 	struct qfile qf;	/* its envelope (qfile_read_envelope) */
 	struct deliver_rcpt *rcpts;
 	size_t count;
+	char *addr_mem;			/* storage of passed addresses */
 	struct timeval queue_time;	/* from the request */
 	struct timeval start;		/* when the request was read */
 };
@@ -156,7 +175,8 @@ struct deliver_request *deliver_request_read(struct stream *s,
  * Record one outcome for recipient i of req (index into req->rcpts):
  * write the log entry (bounce/, defer/, trace/ per the action and the
  * recipient's NOTIFY) and the log line. to is the address delivered to
- * when it differs from the recipient (alias expansion), else NULL. dsn
+ * (alias expansion), NULL for req->rcpts[i].addr; the log shows
+ * orig_to= when it differs from the queue file recipient. dsn
  * is an RFC 3463 status ("5.1.1"), whose class must fit the action; fmt
  * the human-readable text ("delivered to maildir", "unknown user:
  * \"bob\""). The worst action per recipient counts (defer > bounce >
@@ -166,6 +186,20 @@ struct deliver_request *deliver_request_read(struct stream *s,
 int deliver_status(struct deliver_request *req, size_t i,
     enum deliver_action action, const char *to, const char *dsn,
     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/*
+ * Pass the delivery of recipient i to address addr on to transport
+ * (a master.cf service name; see "Passing on") and wait for its answer
+ * (at most daemon_timeout). The other agent logs the outcome; here it
+ * only counts for the recipient (DONE: sent or bounced there, RETRY:
+ * deferred there). When the transport cannot be reached or answers
+ * badly, the recipient is deferred here with a reason ("4.3.0 mail
+ * transport unavailable") and logged. Returns the action that counted.
+ * A request that came with DELIVER_FLAG_PASS must not pass again: that
+ * is deferred with a warning (a configuration loop).
+ */
+enum deliver_action deliver_pass(struct deliver_request *req, size_t i,
+    const char *transport, const char *addr);
 
 /*
  * Mark done the recipients without a defer outcome (a recipient for
@@ -178,7 +212,8 @@ int deliver_request_finish(struct stream *s, struct deliver_request *req);
 
 /*
  * The request as the client (qmgr) sends it, and its reply: for qmgr
- * and tests. deliver_request_encode() appends one attr message to out;
+ * and tests. deliver_request_encode() appends one attr message to out
+ * (addresses: NULL, or count addresses with DELIVER_FLAG_PASS);
  * deliver_reply_parse() checks a reply against the number of
  * recipients requested: 0 with *status, results (count letters) and
  * reason filled, or -1 with why.
@@ -187,7 +222,8 @@ struct buf;
 struct attr_list;
 void deliver_request_encode(struct buf *out, int flags,
     const char *queue_name, const char *queue_id, const char *nexthop,
-    const off_t *offsets, size_t count, const struct timeval *queue_time);
+    const off_t *offsets, size_t count, const struct timeval *queue_time,
+    const char *const *addresses);
 int deliver_reply_parse(const struct attr_list *reply, size_t count,
     int *status, struct buf *results, struct buf *reason, struct buf *why);
 
