@@ -106,6 +106,7 @@ struct stream;
 #define DELIVER_ATTR_NEXTHOP	"nexthop"
 #define DELIVER_ATTR_RCPTS	"recipients"
 #define DELIVER_ATTR_QTIME	"queue_time"
+#define DELIVER_ATTR_ADDRS	"addresses"
 #define DELIVER_ATTR_STATUS	"status"
 #define DELIVER_ATTR_RESULTS	"results"
 #define DELIVER_ATTR_REASON	"reason"
