@@ -9,6 +9,13 @@
  * looked up in $daemon_directory, as master will. Nothing is printed when
  * all is well; the exit status is 0, or EX_CONFIG after errors.
  *
+ * Run as root, both also look at $command_directory/postdrop, the one
+ * privileged program: it must belong to group setgid_group with mode
+ * 2755 (set-gid, not writable by the group or others), so that users can
+ * write into maildrop/ through it and nothing else; check warns,
+ * set-permissions repairs (as Postfix's set-permissions does). An
+ * instance run by an ordinary user needs no set-gid program.
+ *
  * `petrel start` and `petrel reload` run the same checks first, so that
  * a broken configuration is caught before master is touched.
  */
@@ -103,6 +110,48 @@ petrel_check_program(const struct master_ent *ent, const char *command)
 	return bad;
 }
 
+#define POSTDROP_MODE	02755
+
+/* Root only: postdrop set-gid setgid_group. Returns 0 or 1 (an error). */
+static int
+petrel_check_postdrop(const struct queue_ids *ids, bool fix)
+{
+	struct buf path;
+	struct stat st;
+	int bad = 0;
+
+	if (geteuid() != 0)
+		return 0;
+	buf_init(&path, 128);
+	buf_printf(&path, "%s/postdrop", var_command_directory);
+	if (lstat(path.data, &st) < 0) {
+		msg_warn("%s: %m: local submission will not work", path.data);
+	} else if (!S_ISREG(st.st_mode)) {
+		msg_error("%s: not a regular file", path.data);
+		bad = 1;
+	} else if (st.st_gid != ids->setgid_gid || st.st_uid != ids->root_uid
+	    || (st.st_mode & 07777) != POSTDROP_MODE) {
+		if (!fix) {
+			msg_warn("%s: owner %lu:%lu mode %04o, expected "
+			    "root:%s mode %04o (petrel set-permissions "
+			    "repairs it)", path.data, (unsigned long)st.st_uid,
+			    (unsigned long)st.st_gid,
+			    (unsigned)(st.st_mode & 07777), var_setgid_group,
+			    POSTDROP_MODE);
+		} else if (chown(path.data, ids->root_uid,
+		    ids->setgid_gid) < 0
+		    || chmod(path.data, POSTDROP_MODE) < 0) {
+			msg_error("%s: %m", path.data);
+			bad = 1;
+		} else {
+			msg_info("%s: set-gid %s, mode %04o", path.data,
+			    var_setgid_group, POSTDROP_MODE);
+		}
+	}
+	buf_fini(&path);
+	return bad;
+}
+
 int
 petrel_check_all(const char *dir, bool fix)
 {
@@ -116,7 +165,8 @@ petrel_check_all(const char *dir, bool fix)
 	if (queue_ids_resolve(&ids) < 0)
 		errors++;
 	else
-		errors += queue_dirs_check(&ids, true, fix);
+		errors += queue_dirs_check(&ids, true, fix)
+		    + petrel_check_postdrop(&ids, fix);
 	errors += petrel_check_program(NULL, "master");
 	for (i = 0; i < cf->count; i++)
 		errors += petrel_check_program(cf->ents[i],

@@ -82,3 +82,28 @@ def test_queue_directory_owners(instance, petrel_user):
     st = os.stat(os.path.join(instance.queue, "private"))
     assert st.st_uid == petrel_user.pw_uid
     assert stat.S_IMODE(st.st_mode) == 0o700
+
+
+def test_set_permissions_makes_postdrop_setgid(instance):
+    """As Postfix's set-permissions: postdrop becomes root:setgid_group
+    mode 2755; check only warns."""
+    import shutil
+    bindir = os.path.join(instance.dir, "bin")
+    os.mkdir(bindir)
+    postdrop = os.path.join(bindir, "postdrop")
+    shutil.copy(os.path.join(instance.src, "postdrop"), postdrop)
+    os.chmod(postdrop, 0o755)
+    instance.set_main(command_directory=bindir)
+    r = instance.petrel("check")
+    assert r.returncode == 0, r.stderr
+    assert "postdrop: owner 0:0 mode 0755, expected root:petreldrop " \
+        "mode 2755" in r.stderr
+    assert stat.S_IMODE(os.stat(postdrop).st_mode) == 0o755
+    r = instance.petrel("set-permissions")
+    assert r.returncode == 0, r.stderr
+    st = os.stat(postdrop)
+    assert stat.S_IMODE(st.st_mode) == 0o2755
+    assert st.st_gid == grp.getgrnam("petreldrop").gr_gid
+    assert st.st_uid == 0
+    r = instance.petrel("check")
+    assert r.returncode == 0 and "postdrop" not in r.stderr, r.stderr
