@@ -111,8 +111,9 @@
 #include "qfile.h"
 
 /*
- * Default of the returned part's size, Postfix's bounce_size_limit.
- * XXX issue 4: to become a parameter (bounce_size_limit) in params.def.
+ * The returned part's size when params.size_limit is 0: the default of
+ * the bounce_size_limit parameter. The bounce daemon passes the
+ * parameter's value; tools that read no main.cf get this one.
  */
 #define DSN_REPORT_SIZE_LIMIT	50000
 /* The longest line handed to the callback (RFC 5322 section 2.1.1). */
