@@ -506,13 +506,22 @@ def test_flush_needs_the_queue_manager(inst):
 
 
 @pytest.mark.parametrize("args,what", [
-    (["-bs"], "SMTP on standard input (-bs) is not available yet"),
     (["-bv", "bob"], "address verification (-bv) is not available yet"),
 ])
 def test_not_available_yet(inst, args, what):
     r = sendmail(inst, *args)
     assert r.returncode == EX_UNAVAILABLE
     assert r.stderr.decode() == f"sendmail: fatal: {what}\n"
+
+
+def test_smtp_on_standard_input_is_available(inst):
+    """-bs runs an SMTP session (test_sendmail_bs.py has the rest): the
+    greeting, and the end of input before any transaction is a normal
+    end."""
+    r = sendmail(inst, "-bs")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"220 mail.example.com ESMTP Petrel\r\n"
+    assert r.stderr == b""
 
 
 def test_invoked_as_mailq_and_newaliases(inst, tmp_path):
