@@ -35,7 +35,9 @@
  * SECURITY: a maildrop file belongs to the user who submitted it, who
  * may have changed it after postdrop checked it, or replaced it with a
  * link, a fifo or a device. pickup opens it with O_NOFOLLOW|O_NONBLOCK,
- * checks type, link count and size on the open descriptor, reads it with
+ * takes a non-blocking flock(2) (a file locked by someone else, another
+ * pickup or its owner, is skipped until the next scan), checks type,
+ * link count and size on the open descriptor, reads it with
  * record length limits, and accepts only what a submission may contain,
  * so the user cannot set the attributes pickup vouches for (submit_uid,
  * rewrite_context): pickup sends those first and cleanup refuses a
@@ -46,6 +48,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,6 +200,18 @@ pickup_file(const char *id, const char *path)
 		res = PICKUP_SKIP;
 		goto out;
 	}
+	/*
+	 * Two pickup processes may see the same file (an old one finishing
+	 * its scan after a reload): the one that holds the lock hands it
+	 * over, the other skips it, and a file removed by the first while
+	 * the second waited has no link left.
+	 */
+	if (flock(f.fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			msg_warn("lock %s: %m", path);
+		res = PICKUP_SKIP;
+		goto out;
+	}
 	if (fstat(f.fd, &f.st) < 0) {
 		msg_warn("fstat %s: %m", path);
 		res = PICKUP_SKIP;
@@ -206,6 +221,8 @@ pickup_file(const char *id, const char *path)
 		pickup_corrupt(&f, "not a regular file");
 		goto out;
 	}
+	if (f.st.st_nlink == 0)			/* handed over meanwhile */
+		goto out;
 	if (f.st.st_nlink != 1) {
 		buf_printf(&why, "%lu links", (unsigned long)f.st.st_nlink);
 		pickup_corrupt(&f, why.data);
