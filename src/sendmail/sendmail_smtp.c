@@ -57,7 +57,6 @@
 
 #include "buf.h"
 #include "cleanup_clnt.h"
-#include "conf.h"
 #include "mem.h"
 #include "msg.h"
 #include "params.h"
@@ -124,41 +123,6 @@ struct smtp_state {
 };
 
 /* ---- configuration ------------------------------------------------------ */
-
-/*
- * An integer or time parameter that params.def does not declare (yet):
- * its main.cf value, expanded, or def; converted and checked as
- * declared parameters are (param_convert()).
- */
-static int
-smtp_param(const char *name, enum param_type type, const char *def,
-    const char *min, const char *max)
-{
-	struct conf *conf = conf_current();
-	const struct conf_entry *entry = conf_lookup(conf, name);
-	struct param_def p = {
-		.name = name, .type = type, .defval = def,
-		.min = min, .max = max,
-	};
-	struct buf value, why;
-	int result = 0;
-
-	p.var = &result;
-	buf_init(&value, 32);
-	buf_init(&why, 64);
-	if (conf_expand(conf, entry != NULL ? entry->value : def, &value,
-	    &why) < 0 || param_convert(&p, value.data, true, &why) < 0) {
-		if (entry != NULL && entry->line > 0)
-			msg_fatal_status(EX_CONFIG, "%s, line %d: parameter "
-			    "%s: %s", entry->file, entry->line, name,
-			    why.data);
-		msg_fatal_status(EX_CONFIG, "parameter %s: %s", name,
-		    why.data);
-	}
-	buf_fini(&value);
-	buf_fini(&why);
-	return result;
-}
 
 /* ---- input and output --------------------------------------------------- */
 
@@ -881,11 +845,9 @@ sm_smtp(const struct sm_opts *opts)
 	int timeout;
 
 	(void)opts;
-	timeout = smtp_param("smtpd_timeout", PARAM_TIME, "300s", "1s",
-	    "1000d");
+	timeout = var_smtpd_timeout;
 	st.timeout_ms = timeout > INT_MAX / 1000 ? INT_MAX : timeout * 1000;
-	st.rcpt_limit = smtp_param("smtpd_recipient_limit", PARAM_INT,
-	    "1000", "1", "1000000");
+	st.rcpt_limit = var_smtpd_recipient_limit;
 	st.ibuf = xmalloc(SMTP_IN_SIZE);
 	st.out = stream_new(STDOUT_FILENO);
 	stream_set_timeout(st.out, st.timeout_ms);
