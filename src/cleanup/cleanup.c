@@ -40,11 +40,11 @@
  *
  * Log lines (Postfix's formats):
  *	ID: message-id=<...>
- *	ID: from=<sender>, size=N, nrcpt=M (queue active)
  *	ID: reject: REASON; from=<sender>	(size, hops, no recipients)
  *	ID: hold: client request; from=<sender>
  *	ID: discard: client request; from=<sender>
- * where size is the content size of the SIZE record.
+ * A message that was queued is logged next by qmgr, when it enters the
+ * active queue: "ID: from=<sender>, size=N, nrcpt=M (queue active)".
  *
  * SECURITY: clients are local processes (pickup, smtpd) relaying data
  * from users and the network. Every record is read with an explicit
@@ -379,11 +379,7 @@ cleanup_log(struct cleanup_state *st)
 	else if (st->flags & CLEANUP_FLAG_HOLD)
 		msg_info("%s: hold: client request; from=<%s>", id,
 		    st->sender.data);
-	else
-		msg_info("%s: from=<%s>, size=%ld, nrcpt=%ld (queue active)",
-		    id, st->sender.data,
-		    (long)(st->xtra_offset - (st->mesg_offset + 2)),
-		    st->rcpt_count);
+	/* Queued: qmgr logs "from=<...>, size=N, nrcpt=M (queue active)". */
 }
 
 /*

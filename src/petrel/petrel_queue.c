@@ -12,9 +12,14 @@
  *	-f	Flush: ask the queue manager to try all queued mail now,
  *		with one 'F' written to public/$qmgr_service_name (a fifo
  *		or a unix socket).
- *	-i ID	Deliver one deferred message now; -s site: all mail for
- *		a site. Both need the flush service, which does not exist
- *		yet: they fail with EX_UNAVAILABLE.
+ *	-i ID	Deliver one deferred message now: 'i' and the queue ID
+ *		written to public/$qmgr_service_name in one request; qmgr
+ *		moves deferred/ID to incoming/ and delivers it at once,
+ *		even to a transport it had given up on for a while (an ID
+ *		that is not in deferred/ is logged by qmgr and ignored).
+ *		The ID is checked here (EX_USAGE when it is not one).
+ *	-s site	All mail for a site: needs the flush service, which
+ *		does not exist yet: fails with EX_UNAVAILABLE.
  *	-c dir, -v	as everywhere.
  *
  * Exactly one of -p, -j, -f, -i, -s. main.cf is read from the
@@ -26,7 +31,7 @@
  * nor mail_owner nor in that group); EX_UNAVAILABLE (69) the mail
  * system is not running ("petrel: fatal: the mail system is not
  * running", "petrel: fatal: the queue manager is not running"), the
- * showq service failed or timed out, or -i/-s; EX_IOERR (74) writing
+ * showq service failed or timed out, or -s; EX_IOERR (74) writing
  * standard output failed.
  *
  * SECURITY: what showq sends is copied as it is: showq has made it
@@ -61,8 +66,9 @@
 #define QUEUE_SHOWQ_PATH	"public/showq"
 #define QUEUE_REQ_TEXT		"text"
 #define QUEUE_REQ_JSON		"json"
-/* The request that makes qmgr flush the queue. */
+/* The requests that make qmgr flush the queue, or one message. */
 #define QUEUE_QMGR_FLUSH	'F'
+#define QUEUE_QMGR_FLUSH_ID	'i'
 /* Bytes copied from showq to stdout at a time. */
 #define QUEUE_COPY_SIZE		65536
 
@@ -187,18 +193,26 @@ queue_list(const char *request)
 	return 0;
 }
 
-/* One request to qmgr through its public fifo (or socket). */
+/*
+ * One request to qmgr through its public fifo (or socket): 'F', or 'i'
+ * and a queue ID (id not NULL).
+ */
 static int
-queue_flush(void)
+queue_flush(const char *id)
 {
-	struct buf path;
-	char req = QUEUE_QMGR_FLUSH;
+	struct buf path, req;
 
 	buf_init(&path, 64);
+	buf_init(&req, 32);
 	buf_printf(&path, "public/%s", var_qmgr_service_name);
-	if (trigger_send(path.data, &req, 1) < 0)
+	if (id != NULL)
+		buf_printf(&req, "%c%s", QUEUE_QMGR_FLUSH_ID, id);
+	else
+		buf_putc(&req, QUEUE_QMGR_FLUSH);
+	if (trigger_send(path.data, req.data, req.len) < 0)
 		queue_unreachable(path.data, "the queue manager");
 	buf_fini(&path);
+	buf_fini(&req);
 	return 0;
 }
 
@@ -262,9 +276,7 @@ petrel_queue(const char *dir, int argc, char **argv)
 			msg_error("queue: \"%s\" is not a queue ID", arg);
 			return EX_USAGE;
 		}
-		msg_fatal_status(EX_UNAVAILABLE, "queue -i: delivering one "
-		    "message on demand is not available yet (there is no "
-		    "flush service)");
+		break;
 	case QUEUE_FLUSH_SITE:
 		msg_fatal_status(EX_UNAVAILABLE, "queue -s: delivering the "
 		    "mail for one site on demand is not available yet (there "
@@ -276,7 +288,9 @@ petrel_queue(const char *dir, int argc, char **argv)
 	}
 	queue_enter(dir);
 	if (mode == QUEUE_FLUSH)
-		return queue_flush();
+		return queue_flush(NULL);
+	if (mode == QUEUE_FLUSH_ID)
+		return queue_flush(arg);
 	return queue_list(mode == QUEUE_LIST_JSON ? QUEUE_REQ_JSON
 	    : QUEUE_REQ_TEXT);
 }

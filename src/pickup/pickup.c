@@ -185,6 +185,17 @@ pickup_file(const char *id, const char *path)
 
 	buf_init(&why, 128);
 	buf_init(&f.sender, 64);
+	/*
+	 * A file that postdrop is still writing may not be readable for us
+	 * yet (postdrop run by root without set-gid): leave it quietly until
+	 * it is complete. The checks that count are made again on the open
+	 * descriptor below.
+	 */
+	if (lstat(path, &f.st) == 0 && S_ISREG(f.st.st_mode)
+	    && !mail_queue_complete(&f.st)) {
+		res = PICKUP_SKIP;
+		goto out;
+	}
 	f.fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC
 	    | O_NOCTTY);
 	if (f.fd < 0) {

@@ -47,11 +47,14 @@ def add_services(inst, local=True, virtual=True, qmgr=True, bounce=True):
         inst.add_service("qmgr", "unix", "qmgr", private="n", wakeup=300,
                          maxproc=1)
     if bounce:
-        inst.add_service("bounce", "unix", "bounce", maxproc=0)
+        inst.add_service("bounce", "unix", "bounce", private="-",
+                         maxproc=0)
     if local:
-        inst.add_service("local", "unix", "local", unpriv="n")
+        inst.add_service("local", "unix", "local", private="-",
+                         unpriv="n")
     if virtual:
-        inst.add_service("virtual", "unix", "virtual", unpriv="n")
+        inst.add_service("virtual", "unix", "virtual", private="-",
+                         unpriv="n")
 
 
 def sendmail_path(inst):

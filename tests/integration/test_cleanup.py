@@ -153,10 +153,10 @@ def test_local_submission(inst):
     # Postfix's log lines.
     assert inst.wait_log(rf"petrel/cleanup\[\d+\]: {qid}: "
                          rf"message-id={re.escape(msgid)}$", since=since)
-    size = qf.size[1]
-    assert inst.wait_log(rf"petrel/cleanup\[\d+\]: {qid}: "
-                         rf"from=<joe@example\.com>, size={size}, "
-                         rf"nrcpt=2 \(queue active\)$", since=since)
+    # "from=<...>, size=N, nrcpt=M (queue active)" is qmgr's line now
+    # (when the message enters the active queue), not cleanup's.
+    assert not inst.grep(rf"petrel/cleanup\[\d+\]: {qid}: from=<",
+                         since=since)
 
 
 def test_headers_present_are_kept(inst):

@@ -2,12 +2,17 @@
 test_default_config.py - the shipped conf/master.cf runs a working system
 
 `make run` and `make install` use conf/master.cf as it is. An instance
-started with exactly that file must accept mail from sendmail: pickup,
-cleanup and trivial-rewrite put it in incoming/, and mailq (showq) lists
-it. This keeps the default configuration honest as daemons are added.
+started with exactly that file must accept mail from sendmail and deliver
+it: local mail lands in the user's mbox in mail_spool_directory (read back
+with Python's mailbox module), mail for a remote domain waits in the
+deferred queue (there is no smtp transport yet) where mailq (showq) lists
+it with the reason. This keeps the default configuration honest as
+daemons are added.
 """
 
+import mailbox
 import os
+import pwd
 import re
 import subprocess
 
@@ -19,12 +24,19 @@ PICKUP_RE = r"pickup\[\d+\]: (?P<qid>\w+): uid=\d+ from=<(?P<sender>[^>]*)>"
 def test_default_master_cf_accepts_local_mail():
     with open(os.path.join(repo_dir(), "conf", "master.cf")) as f:
         shipped = f.read()
-    with Instance() as inst:
+    with Instance(alias_maps="") as inst:
+        spool = os.path.join(inst.dir, "spool")
+        os.mkdir(spool)
+        os.chmod(spool, 0o1777)
+        inst.set_main(mail_spool_directory=spool)
+        user = "nobody" if os.geteuid() == 0 else \
+            pwd.getpwuid(os.getuid()).pw_name
         inst.append_master(shipped)
         inst.start()
         sendmail = os.path.join(inst.src, "sendmail")
         r = subprocess.run([sendmail, "-C", inst.etc, "-f",
-                            "ann@example.com", "bob@example.com"],
+                            "ann@example.com", "bob@example.com",
+                            f"{user}@localhost"],
                            input="Subject: hello\n\nfirst message\n",
                            capture_output=True, text=True, timeout=60,
                            env=inst.env())
@@ -32,8 +44,20 @@ def test_default_master_cf_accepts_local_mail():
         m = inst.wait_log(PICKUP_RE, timeout=15)
         assert m, inst.log()
         qid = m[0]["qid"]
-        path = os.path.join(inst.queue, "incoming", qid)
-        assert wait_for(lambda: os.path.exists(path), 10), inst.log()
+        assert inst.wait_log(re.escape(qid) + r": to=<" + user
+                             + r"@localhost>, relay=local, .*status=sent "
+                             r"\(delivered to mailbox\)", 15), inst.log()
+        box = mailbox.mbox(os.path.join(spool, user), create=False)
+        got = list(box)
+        assert len(got) == 1 and got[0]["Subject"] == "hello"
+        assert got[0].get_payload() == "first message\n"
+        assert inst.wait_log(re.escape(qid) + r": to=<bob@example.com>, "
+                             r"relay=none, .*status=deferred \(mail "
+                             r"transport unavailable\)", 15), inst.log()
+        assert wait_for(lambda: any(qid in files for _, _, files in
+                                    os.walk(os.path.join(inst.queue,
+                                                         "deferred"))),
+                        10), inst.log()
 
         r = inst.petrel("cat", "-q", "-h", qid)
         assert r.returncode == 0, r.stderr
@@ -42,3 +66,5 @@ def test_default_master_cf_accepts_local_mail():
         r = inst.petrel("queue", "-p")
         assert r.returncode == 0, r.stderr
         assert qid in r.stdout and "bob@example.com" in r.stdout
+        assert "mail transport unavailable" in r.stdout
+        assert f"{user}@localhost" not in r.stdout

@@ -503,7 +503,7 @@ def test_not_running(instance):
 
 @pytest.mark.parametrize("args,status,text", [
     (["-i", qw.make_queue_id(1700000000, 0, 1)], EX_UNAVAILABLE,
-     "not available yet"),
+     "the queue manager is not running"),
     (["-i", "../x"], EX_USAGE, "is not a queue ID"),
     (["-s", "example.com"], EX_UNAVAILABLE, "not available yet"),
     ([], EX_USAGE, "specify one of"),

@@ -1,0 +1,813 @@
+"""
+test_qmgr.py - the queue manager on a real instance
+
+qmgr is driven as the mail system drives it: queue files appear in
+incoming/ (written here with qfile_writer, or submitted with the real
+sendmail), public/qmgr is poked, and qmgr hands the recipients to the
+delivery agents over private/<transport>. The agents are a fake one: a
+small Python single-server (FAKE_AGENT below) that master runs like any
+daemon, speaking the deliver_request.h protocol. It reads what to do
+from a control file before each request (answer DONE and mark the
+recipients done in the queue file as a real agent does, answer RETRY,
+hang up, report the file corrupt, wait first ...), and records every
+request (queue ID, next hop, recipient offsets, start and end time) so
+that the tests can check grouping, recipient limits and concurrency.
+
+Routing (main.cf): default_transport=fake (any domain), relay_domains=
+crash.test with relay_transport=crashy (a second fake agent, for the
+tests that kill a transport), virtual_mailbox_domains=nowhere.test with
+virtual_transport=smtp (no such service: "mail transport unavailable").
+
+Covered: delivery with recipients grouped per destination and split by
+<transport>_destination_recipient_limit; per-destination concurrency
+limited and deliveries to different destinations in parallel; with a
+recipient limit of 1 the recipient is the destination; the "(queue
+active)" line now logged by qmgr, not cleanup; corrupt files
+quarantined while the queue flows; incomplete files left alone; retry
+times (mtime) from the message age clamped to [minimal_backoff_time,
+maximal_backoff_time]; petrel queue -f and -i ID; an unreachable
+transport (defer log, Postfix's log line, mailq reason, the transport
+skipped while dead, -i trying it anyway); an agent that dies without
+answering; an agent that reports the file corrupt or defers; a
+deferred message whose recipients are all done finished without a
+delivery; a bounce log that cannot be reported keeps the message; one
+resident qmgr process; crash recovery of active/;
+qmgr_message_active_limit=1 and qmgr_message_recipient_limit;
+maximal_queue_lifetime=0 with and without a bounce service (retried by
+the periodic deferred scan); and end to end with the real local and
+virtual agents into a Maildir.
+"""
+
+import json
+import os
+import pwd
+import re
+import socket
+import stat
+import time
+
+import pytest
+
+import harness
+import mailsystem
+import qfile_writer as qw
+from harness import wait_for
+
+ID = mailsystem.ID
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+FAKE_AGENT = r'''#!/usr/bin/python3
+"""A fake delivery agent (see test_qmgr.py): a master single-server."""
+import ctypes, json, os, signal, socket, struct, sys, time
+
+args, rest, i, unpriv = sys.argv[1:], [], 0, False
+while i < len(args):
+    if args[i] in ("-c", "-n", "-t", "-s", "-o"):
+        i += 2
+    elif args[i] in ("-u", "-r", "-v"):
+        unpriv = unpriv or args[i] == "-u"
+        i += 1
+    else:
+        rest.append(args[i])
+        i += 1
+conf = dict(a.split("=", 1) for a in rest)
+sys.path.insert(0, conf["lib"])
+import mailproto, qfile_writer
+
+try:
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+except Exception:
+    pass
+signal.signal(signal.SIGHUP, lambda *_: sys.exit(0))   # petrel reload
+if unpriv and os.geteuid() == 0:       # -u: run as mail_owner
+    import pwd
+    pw = pwd.getpwnam("petrel")
+    os.setgroups([])
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+gen = int(os.environ.get("PETREL_GENERATION", "0"))
+ctl, queue = conf["ctl"], conf["queue"]
+
+def notify(status):
+    os.write(3, struct.pack("=iIi", os.getpid(), gen, status))
+
+def mode():
+    try:
+        with open(os.path.join(ctl, "mode")) as f:
+            return f.read().strip() or "done"
+    except FileNotFoundError:
+        return "done"
+
+def read_request(conn):
+    data = b""
+    while True:
+        pairs, used = mailproto.attr_parse(data)
+        if pairs is not None:
+            return {k: v.decode() for k, v in pairs}
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+
+def reply(conn, status, results="", reason=""):
+    conn.sendall(mailproto.attr_encode([("status", status),
+                                        ("results", results),
+                                        ("reason", reason)]))
+
+def rcpt_addr(path, offset):
+    with open(path, "rb") as f:
+        data = f.read()
+    for rec in qfile_writer.parse_records(data):
+        if rec.offset == offset:
+            return rec.data.decode()
+    raise ValueError("no record at %d" % offset)
+
+def mark_done(path, offsets):
+    fd = os.open(path, os.O_RDWR)
+    try:
+        for off in offsets:
+            if os.pread(fd, 1, off) == b"R":
+                os.pwrite(fd, b"D", off)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+def log_entry(kind, qid, addr, offset):
+    """A bounce/ or defer/ entry, as deliver_status() writes them."""
+    d = os.path.join(queue, kind)
+    if kind == "defer":                  # hash_queue_names, depth 1
+        d = os.path.join(d, qfile_writer.queue_hash(qid, 1))
+        os.makedirs(d, exist_ok=True)
+    status, action, reason = (("5.1.1", "failed", "fake bounce")
+                              if kind == "bounce" else
+                              ("4.0.0", "delayed", "fake agent: try later"))
+    with open(os.path.join(d, qid), "a") as f:
+        f.write("recipient=%s\noffset=%d\ndsn_orig_rcpt=\ndsn_notify=0\n"
+                "status=%s\naction=%s\nreason=%s\n\n"
+                % (addr, offset, status, action, reason))
+
+def serve(conn):
+    start = time.time()
+    ended = [None]
+
+    def answer(*args):
+        # Stamped before the reply: qmgr may go on as soon as it has it.
+        ended[0] = time.time()
+        reply(conn, *args)
+
+    req = read_request(conn)
+    if req is None:
+        return
+    what = mode()
+    offsets = [int(x) for x in req["recipients"].split()]
+    path = os.path.join(queue, "active", req["queue_id"])
+    steps = what.split(":")
+    if steps[0] == "sleep":
+        time.sleep(float(steps[1]))
+        steps = steps[2:] or ["done"]
+    action = steps[0]
+    if action == "done":
+        mark_done(path, offsets)
+        answer(0, "D" * len(offsets))
+    elif action == "retry":
+        for off in offsets:
+            log_entry("defer", req["queue_id"], rcpt_addr(path, off), off)
+        answer(0, "R" * len(offsets))
+    elif action == "bounce":
+        for off in offsets:
+            log_entry("bounce", req["queue_id"], rcpt_addr(path, off), off)
+        mark_done(path, offsets)
+        answer(0, "D" * len(offsets))
+    elif action == "defer":
+        answer(1, "", "fake agent says later")
+    elif action == "corrupt":
+        answer(2, "", "fake agent found a bad record")
+    elif action == "crash":
+        pass
+    rec = {"id": req["queue_id"], "nexthop": req["nexthop"],
+           "rcpts": offsets, "flags": req["flags"],
+           "queue_name": req["queue_name"],
+           "queue_time": req["queue_time"], "mode": what,
+           "start": start, "end": ended[0] or time.time(),
+           "pid": os.getpid()}
+    with open(os.path.join(ctl, "requests.log"), "a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+listener = socket.socket(fileno=4)
+listener.setblocking(True)
+while True:
+    notify(1)
+    conn, _ = listener.accept()
+    notify(0)
+    try:
+        serve(conn)
+    finally:
+        conn.close()
+'''
+
+MAIN = dict(mailsystem.MAIN)
+MAIN.update({
+    "default_transport": "fake",
+    "relay_domains": "crash.test",
+    "relay_transport": "crashy",
+    "virtual_mailbox_domains": "nowhere.test",
+    "virtual_transport": "smtp",
+    "fake_destination_recipient_limit": "2",
+    "fake_destination_concurrency_limit": "2",
+    "fake_initial_destination_concurrency": "1",
+    # One recipient per request: each recipient is its own destination.
+    "crashy_destination_recipient_limit": "1",
+    "crashy_destination_concurrency_limit": "1",
+    "minimal_backoff_time": "100s",
+    "maximal_backoff_time": "1000s",
+    "queue_run_delay": "1s",
+    # qmgr is resident: it outlives this (see test_resident).
+    "max_idle": "2s",
+})
+
+
+class Agent:
+    """A fake delivery agent service: its control file and request log."""
+
+    def __init__(self, inst, name):
+        self.dir = os.path.join(inst.dir, "agent-" + name)
+        os.mkdir(self.dir)
+        os.chmod(self.dir, 0o777)
+        script = os.path.join(inst.dir, "fake-agent")
+        if not os.path.exists(script):
+            with open(script, "w") as f:
+                f.write(FAKE_AGENT)
+            os.chmod(script, 0o755)
+        inst.add_service(name, "unix", script, f"ctl={self.dir}",
+                         f"queue={inst.queue}", f"lib={HERE}", private="-")
+
+    def mode(self, what):
+        with open(os.path.join(self.dir, "mode.tmp"), "w") as f:
+            f.write(what)
+        os.rename(os.path.join(self.dir, "mode.tmp"),
+                  os.path.join(self.dir, "mode"))
+
+    def requests(self, qid=None):
+        try:
+            with open(os.path.join(self.dir, "requests.log")) as f:
+                recs = [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+        return [r for r in recs if qid is None or r["id"] == qid]
+
+
+def new_instance(**params):
+    bounce = params.pop("bounce", False)
+    p = dict(MAIN)
+    p.update(params)
+    inst = harness.Instance(**p)
+    mailsystem.add_services(inst, local=False, virtual=False, bounce=False)
+    if bounce:
+        # Postfix's "bounce unix - - n - 0 bounce": private/bounce.
+        inst.add_service("bounce", "unix", "bounce", private="-", maxproc=0)
+    inst.fake = Agent(inst, "fake")
+    inst.crashy = Agent(inst, "crashy")
+    return inst
+
+
+@pytest.fixture(scope="module")
+def inst():
+    inst = new_instance()
+    inst.start()
+    try:
+        yield inst
+    finally:
+        problems = inst.cleanup()
+    assert not problems, "\n".join(problems)
+
+
+# ---- helpers ---------------------------------------------------------------
+
+_inode = [int(time.time()) % 100000 * 100]
+
+
+def chown_petrel(path):
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("petrel")
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+def plant(inst, rcpts, queue="incoming", sender="s@example.com",
+          arrival=None, mode=0o700, data=None, mtime=None):
+    """Write a queue file into queue/; returns its queue ID."""
+    now = time.time()
+    if arrival is None:
+        arrival = (int(now), int(now * 1e6) % 1000000)
+    _inode[0] += 1
+    qid = qw.make_queue_id(arrival[0], arrival[1], _inode[0])
+    if data is None:
+        data = qw.build_queue_file(sender, rcpts,
+                                   b"Subject: test\n\nbody\n",
+                                   arrival=arrival)
+    d = os.path.join(inst.queue, queue)
+    if queue in ("deferred", "defer"):
+        d = os.path.join(d, qw.queue_hash(qid, 1).rstrip("/"))
+        if not os.path.isdir(d):
+            os.mkdir(d, 0o700)
+            chown_petrel(d)
+    path = os.path.join(d, qid)
+    qw.write_queue_file(path, data, mode)
+    chown_petrel(path)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return qid
+
+
+def poke(inst, request):
+    """Write request (bytes) to public/qmgr, as cleanup or petrel do."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(os.path.join(inst.queue, "public", "qmgr"))
+        s.sendall(request)
+
+
+def path_of(inst, queue, qid):
+    depth = 1 if queue in ("deferred", "defer") else 0
+    return os.path.join(inst.queue, queue, qw.queue_hash(qid, depth), qid)
+
+
+def in_queue(inst, queue, qid):
+    return os.path.exists(path_of(inst, queue, qid))
+
+
+def wait_removed(inst, qid, timeout=20):
+    assert inst.wait_log(rf"petrel/qmgr\[\d+\]: {qid}: removed$",
+                         timeout=timeout), f"{qid} not removed\n{inst.log()}"
+    for queue in ("incoming", "active", "deferred"):
+        assert not in_queue(inst, queue, qid), queue
+
+
+def wait_deferred(inst, qid, timeout=20):
+    assert wait_for(lambda: in_queue(inst, "deferred", qid)
+                    and not in_queue(inst, "active", qid), timeout), \
+        f"{qid} not deferred\n{inst.log()}"
+
+
+def defer_log(inst, qid):
+    """The entries of defer/ID as dicts."""
+    with open(path_of(inst, "defer", qid)) as f:
+        text = f.read()
+    out = []
+    for block in text.split("\n\n"):
+        if block.strip():
+            out.append(dict(line.split("=", 1)
+                            for line in block.strip().split("\n")))
+    return out
+
+
+def rcpt_offsets(data):
+    return [r.offset for r in qw.parse_records(data) if r.type == qw.RCPT]
+
+
+def overlap(recs):
+    """The most requests of recs in flight at one moment."""
+    events = sorted([(r["start"], 1) for r in recs]
+                    + [(r["end"], -1) for r in recs],
+                    key=lambda e: (e[0], e[1]))
+    now = best = 0
+    for _, step in events:
+        now += step
+        best = max(best, now)
+    return best
+
+
+def purge_deferred(inst):
+    """Remove every deferred message (and its defer log) of the shared
+    instance, so that a flush in a later test does not retry it."""
+    for queue in ("deferred", "defer"):
+        for qid in mailsystem.queue_ids(inst, queue):
+            os.unlink(path_of(inst, queue, qid))
+
+
+# ---- delivery and scheduling -----------------------------------------------
+
+def test_delivery_groups_recipients(inst):
+    inst.fake.mode("done")
+    data = qw.build_queue_file(
+        "s@example.com", ["a@example.net", "b@example.net", "c@example.net",
+                          "d@example.org"], b"Subject: x\n\nbody\n",
+        arrival=(int(time.time()), 0))
+    qid = plant(inst, None, data=data)
+    poke(inst, b"I")
+    wait_removed(inst, qid)
+    size = qw.parse_records(data)[0].data.split()[1].decode()
+    assert inst.grep(rf"petrel/qmgr\[\d+\]: {qid}: from=<s@example\.com>, "
+                     rf"size={size}, nrcpt=4 \(queue active\)$")
+    reqs = inst.fake.requests(qid)
+    offsets = rcpt_offsets(data)
+    got = sorted((r["nexthop"], r["rcpts"]) for r in reqs)
+    # fake_destination_recipient_limit=2: example.net takes two requests.
+    assert got == sorted([("example.net", offsets[0:2]),
+                          ("example.net", offsets[2:3]),
+                          ("example.org", offsets[3:4])])
+    for r in reqs:
+        assert r["queue_name"] == "active" and r["flags"] == "0"
+        assert re.fullmatch(r"\d+\.\d{6}", r["queue_time"])
+    assert not os.path.exists(path_of(inst, "defer", qid))
+
+
+def test_submission_logged_by_qmgr(inst):
+    inst.fake.mode("done")
+    since = inst.log_size()
+    qid = mailsystem.sendmail(inst, ["-f", "joe@example.com",
+                                     "x@example.net"],
+                              b"Subject: hi\n\nthere\n")
+    wait_removed(inst, qid)
+    lines = inst.grep(rf"petrel/(\w+)\[\d+\]: {qid}: from=<joe@example\.com>"
+                      rf", size=\d+, nrcpt=1 \(queue active\)$", since)
+    assert [m.group(1) for m in lines] == ["qmgr"]
+    assert len(inst.fake.requests(qid)) == 1
+
+
+def test_destination_concurrency(inst):
+    inst.fake.mode("sleep:0.4:done")
+    # Seven messages in incoming/ before qmgr looks: five for one
+    # destination, two for another.
+    busy = [plant(inst, [f"u{n}@conc.test"]) for n in range(5)]
+    other = [plant(inst, [f"v{n}@other.test"]) for n in range(2)]
+    poke(inst, b"I")
+    for qid in busy + other:
+        wait_removed(inst, qid)
+    recs = [r for qid in busy for r in inst.fake.requests(qid)]
+    assert len(recs) == 5
+    # fake_destination_concurrency_limit=2, starting at 1.
+    assert overlap(recs) == 2
+    both = recs + [r for qid in other for r in inst.fake.requests(qid)]
+    assert overlap(both) >= 3, "destinations were not served in parallel"
+    inst.fake.mode("done")
+
+
+def test_recipient_is_destination_when_limit_is_one(inst):
+    """crashy takes one recipient per request (like local), so the
+    concurrency limit (1) applies per recipient, not per domain."""
+    inst.crashy.mode("sleep:0.3:done")
+    same = [plant(inst, ["same@crash.test"]) for _ in range(3)]
+    others = [plant(inst, [f"o{n}@crash.test"]) for n in range(2)]
+    poke(inst, b"I")
+    for qid in same + others:
+        wait_removed(inst, qid)
+    recs = [r for qid in same for r in inst.crashy.requests(qid)]
+    assert len(recs) == 3 and overlap(recs) == 1
+    both = recs + [r for qid in others for r in inst.crashy.requests(qid)]
+    assert overlap(both) >= 2
+    inst.crashy.mode("done")
+
+
+def test_corrupt_file_quarantined(inst):
+    inst.fake.mode("done")
+    bad = plant(inst, None, data=b"C\x05junk!" + b"\x00" * 40)
+    good = plant(inst, ["ok@example.net"])
+    poke(inst, b"I")
+    wait_removed(inst, good)
+    assert wait_for(lambda: in_queue(inst, "corrupt", bad), 10)
+    assert not in_queue(inst, "incoming", bad)
+    assert inst.grep(rf"petrel/qmgr\[\d+\]: warning: {bad}: corrupt queue "
+                     rf"file incoming/{bad}: .+; moved to corrupt/$")
+    assert inst.fake.requests(bad) == []
+
+
+def test_incomplete_file_left_alone(inst):
+    inst.fake.mode("done")
+    waiting = plant(inst, ["w@example.net"], mode=0o600)
+    poke(inst, b"I")
+    # A message queued after it goes through: the scan saw both.
+    after = plant(inst, ["after@example.net"])
+    poke(inst, b"I")
+    wait_removed(inst, after)
+    assert in_queue(inst, "incoming", waiting)
+    assert not inst.grep(waiting)
+    # Once complete it is taken.
+    os.chmod(path_of(inst, "incoming", waiting), 0o700)
+    poke(inst, b"I")
+    wait_removed(inst, waiting)
+
+
+# ---- retries ---------------------------------------------------------------
+
+def test_backoff_from_message_age(inst):
+    inst.fake.mode("retry")
+    now = int(time.time())
+    fresh = plant(inst, ["r1@example.net"], arrival=(now, 0))
+    aged = plant(inst, ["r2@example.net"], arrival=(now - 300, 0))
+    # Older than maximal_backoff_time, younger than maximal_queue_lifetime.
+    ancient = plant(inst, ["r3@example.net"], arrival=(now - 5000, 0))
+    poke(inst, b"I")
+    for qid in (fresh, aged, ancient):
+        wait_deferred(inst, qid)
+    # Retry time = now + age, at least minimal_backoff_time (100s), at
+    # most maximal_backoff_time (1000s).
+    def retry_in(qid):
+        return os.stat(path_of(inst, "deferred", qid)).st_mtime - time.time()
+    assert 90 <= retry_in(fresh) <= 100
+    assert 290 <= retry_in(aged) <= 302
+    assert 990 <= retry_in(ancient) <= 1000
+    # Periodic deferred scans (queue_run_delay=1s) leave them alone.
+    since = inst.log_size()
+    time.sleep(2.5)
+    assert not inst.grep(rf"{fresh}: from=", since)
+
+    # petrel queue -f: all of them now.
+    inst.fake.mode("done")
+    r = inst.petrel("queue", "-f")
+    assert r.returncode == 0, r.stderr
+    for qid in (fresh, aged, ancient):
+        wait_removed(inst, qid)
+        assert len(inst.fake.requests(qid)) == 2
+
+
+def test_flush_one_message(inst):
+    inst.fake.mode("retry")
+    one = plant(inst, ["one@example.net"])
+    two = plant(inst, ["two@example.net"])
+    poke(inst, b"I")
+    wait_deferred(inst, one)
+    wait_deferred(inst, two)
+    inst.fake.mode("done")
+    r = inst.petrel("queue", "-i", one)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and r.stderr == ""
+    wait_removed(inst, one)
+    assert in_queue(inst, "deferred", two)
+    assert len(inst.fake.requests(two)) == 1
+
+    # A bad ID from the socket is refused; an ID not in deferred/ noted.
+    since = inst.log_size()
+    poke(inst, b"i../../etc/passwd")
+    assert inst.wait_log(r"petrel/qmgr\[\d+\]: warning: request to deliver "
+                         r"a message: bad queue ID \"\.\./\.\./etc/passwd\"",
+                         since=since)
+    r = inst.petrel("queue", "-i", one)
+    assert r.returncode == 0
+    assert inst.wait_log(rf"{one}: delivery requested, but the message is "
+                         rf"not in the deferred queue", since=since)
+    r = inst.petrel("queue", "-i", "not/an/id")
+    assert r.returncode == 64 and "is not a queue ID" in r.stderr
+    purge_deferred(inst)
+
+
+# ---- failures --------------------------------------------------------------
+
+def test_transport_unavailable(inst):
+    since = inst.log_size()
+    qid = mailsystem.sendmail(inst, ["-f", "joe@example.com",
+                                     "bob@nowhere.test"],
+                              b"Subject: u\n\nx\n")
+    wait_deferred(inst, qid)
+    assert inst.grep(r"petrel/qmgr\[\d+\]: warning: connect to transport "
+                     r"private/smtp: No such file or directory$", since)
+    assert inst.grep(rf"petrel/qmgr\[\d+\]: {qid}: to=<bob@nowhere\.test>, "
+                     rf"relay=none, delay=[\d.]+, delays=[\d.]+/[\d.]+/0/0, "
+                     rf"dsn=4\.3\.0, status=deferred \(mail transport "
+                     rf"unavailable\)$", since)
+    st = os.stat(path_of(inst, "deferred", qid))
+    assert st.st_mtime > time.time() + 50
+    assert stat.S_IMODE(st.st_mode) == 0o700
+    [entry] = defer_log(inst, qid)
+    assert entry["recipient"] == "bob@nowhere.test"
+    assert entry["status"] == "4.3.0" and entry["action"] == "delayed"
+    assert entry["reason"] == "mail transport unavailable"
+    # mailq shows the reason.
+    r = inst.petrel("queue", "-p")
+    assert r.returncode == 0, r.stderr
+    assert re.search(rf"^{qid} .* joe@example\.com\n\s+\(mail transport "
+                     rf"unavailable\)\n\s+bob@nowhere\.test$", r.stdout, re.M)
+
+    # The transport is dead now (transport_retry_time): the next message
+    # for it is deferred without an attempt ...
+    second = plant(inst, ["carol@nowhere.test"])
+    poke(inst, b"I")
+    wait_deferred(inst, second)
+    assert len(inst.grep(r"connect to transport private/smtp", since)) == 1
+    assert inst.grep(rf"{second}: to=<carol@nowhere\.test>, relay=none, "
+                     rf".*status=deferred \(mail transport unavailable\)$",
+                     since)
+    # ... unless petrel queue -i asks for it.
+    r = inst.petrel("queue", "-i", second)
+    assert r.returncode == 0, r.stderr
+    assert inst.wait_log(r"connect to transport private/smtp", count=2,
+                         since=since)
+    wait_deferred(inst, second)
+    purge_deferred(inst)
+
+
+def test_agent_crash(inst):
+    inst.crashy.mode("crash")
+    since = inst.log_size()
+    qid = plant(inst, ["x@crash.test"])
+    poke(inst, b"I")
+    wait_deferred(inst, qid)
+    assert inst.grep(rf"warning: {qid}: private/crashy: the delivery agent "
+                     rf"hung up without an answer", since)
+    assert inst.grep(rf"{qid}: to=<x@crash\.test>, relay=none, .*dsn=4\.3\.0, "
+                     rf"status=deferred \(delivery agent crashed\)$", since)
+    assert defer_log(inst, qid)[0]["reason"] == "delivery agent crashed"
+    # Dead: another message waits without an attempt.
+    other = plant(inst, ["y@crash.test"])
+    poke(inst, b"I")
+    wait_deferred(inst, other)
+    assert inst.crashy.requests(other) == []
+    # Fixed and flushed: -f revives the transport, ignores retry times.
+    inst.crashy.mode("done")
+    r = inst.petrel("queue", "-f")
+    assert r.returncode == 0
+    wait_removed(inst, qid)
+    wait_removed(inst, other)
+
+
+def test_agent_reports_corrupt_file(inst):
+    inst.fake.mode("corrupt")
+    qid = plant(inst, ["c@example.net"])
+    poke(inst, b"I")
+    assert wait_for(lambda: in_queue(inst, "corrupt", qid), 20), inst.log()
+    assert inst.wait_log(rf"petrel/qmgr\[\d+\]: warning: {qid}: corrupt "
+                         rf"queue file: fake agent found a bad record; "
+                         rf"moved to corrupt/$")
+    assert not in_queue(inst, "active", qid)
+    inst.fake.mode("done")
+
+
+def test_agent_defers_request(inst):
+    inst.fake.mode("defer")
+    qid = plant(inst, ["d@example.net"])
+    poke(inst, b"I")
+    wait_deferred(inst, qid)
+    assert inst.grep(rf"{qid}: to=<d@example\.net>, relay=none, .*"
+                     rf"status=deferred \(fake agent says later\)$")
+    # Not a transport failure: the next message is delivered.
+    inst.fake.mode("done")
+    nxt = plant(inst, ["e@example.net"])
+    poke(inst, b"I")
+    wait_removed(inst, nxt)
+    purge_deferred(inst)
+
+
+def test_done_message_in_deferred_is_finished(inst):
+    qid = plant(inst, [qw.Rcpt("a@example.net", done=True),
+                       qw.Rcpt("b@example.net", done=True)],
+                queue="deferred", mtime=time.time() - 10)
+    poke(inst, b"D")
+    wait_removed(inst, qid)
+    assert inst.fake.requests(qid) == []
+
+
+def test_bounce_report_failure_keeps_message(inst):
+    # The agent bounces the recipient (bounce/ID entry, marked done); the
+    # bounce service is not configured: the message stays, deferred.
+    inst.fake.mode("bounce")
+    since = inst.log_size()
+    qid = plant(inst, ["nobody@example.net"])
+    poke(inst, b"I")
+    wait_deferred(inst, qid)
+    assert inst.grep(rf"petrel/qmgr\[\d+\]: warning: {qid}: flush request "
+                     rf"to the bounce service failed: .+; the message stays "
+                     rf"queued$", since)
+    assert not inst.grep(rf"{qid}: removed", since)
+    assert os.stat(path_of(inst, "deferred", qid)).st_mtime > time.time()
+    inst.fake.mode("done")
+    purge_deferred(inst)
+    os.unlink(path_of(inst, "bounce", qid))
+
+
+def test_resident(inst):
+    """One qmgr process served the whole module, though it was idle
+    longer than max_idle (test_backoff_from_message_age)."""
+    pids = {m.group(1) for m in inst.grep(r"petrel/qmgr\[(\d+)\]: ")}
+    assert len(pids) == 1, pids
+
+
+# ---- separate instances ----------------------------------------------------
+
+@pytest.mark.parametrize("limit", ["qmgr_message_active_limit=1",
+                                   "qmgr_message_recipient_limit=3"])
+def test_crash_recovery_and_active_queue_limits(limit):
+    """Files left in active/ go back to incoming/ at start; with one
+    message (or three recipients) at most in the active queue every
+    message is still delivered, one message at a time; a message larger
+    than the recipient limit goes in alone."""
+    name, value = limit.split("=")
+    with new_instance(**{name: value}) as inst:
+        inst.fake.mode("sleep:0.2:done")
+        r = inst.petrel("check")      # makes the queue directories
+        assert r.returncode == 0, r.stderr
+        left = plant(inst, ["left@example.net", "left@example.org"],
+                     queue="active")
+        queued = [plant(inst, [f"q{n}@example.net", f"p{n}@example.org"])
+                  for n in range(3)]
+        queued.append(plant(inst, [f"big{n}@d{n}.test" for n in range(5)]))
+        inst.start()
+        assert inst.wait_log(rf"petrel/qmgr\[\d+\]: {left}: moved from "
+                             rf"active/ back to incoming/")
+        for qid in [left] + queued:
+            wait_removed(inst, qid)
+        recs = inst.fake.requests()
+        assert len(recs) == 13
+        # One message at a time: no two messages' requests overlap.
+        spans = {}
+        for r in recs:
+            lo, hi = spans.get(r["id"], (r["start"], r["end"]))
+            spans[r["id"]] = (min(lo, r["start"]), max(hi, r["end"]))
+        ordered = sorted(spans.values())
+        for a, b in zip(ordered, ordered[1:]):
+            assert a[1] <= b[0], "two messages were active at once"
+
+
+def test_expire_without_bounce_service():
+    """maximal_queue_lifetime=0: one attempt, then the bounce service is
+    asked to return the message; it is not there, so the message stays
+    deferred and is tried again by the periodic deferred scan
+    (queue_run_delay) once its retry time (1s here) has come."""
+    with new_instance(maximal_queue_lifetime="0", minimal_backoff_time="1s",
+                      maximal_backoff_time="1s") as inst:
+        inst.fake.mode("retry")
+        inst.start()
+        qid = plant(inst, ["late@example.net"])
+        poke(inst, b"I")
+        expire = (rf"petrel/qmgr\[\d+\]: warning: {qid}: expire request to "
+                  rf"the bounce service failed: .+; the message stays "
+                  rf"queued$")
+        assert inst.wait_log(expire), inst.log()
+        wait_deferred(inst, qid)
+        assert inst.wait_log(expire, count=2, timeout=15), inst.log()
+        assert len(inst.grep(rf"{qid}: from=<s@example\.com>, size=\d+, "
+                             rf"nrcpt=1 \(queue active\)$")) >= 2
+        assert not inst.grep(rf"{qid}: removed")
+
+
+def test_bounce_service_reports():
+    """With the bounce service: a bounced recipient is reported (FLUSH)
+    and the message removed; with maximal_queue_lifetime=0 a message
+    whose recipient is deferred is returned after one attempt."""
+    with new_instance(maximal_queue_lifetime="0", bounce=True) as inst:
+        inst.fake.mode("bounce")
+        inst.crashy.mode("retry")
+        inst.start()
+        qid = plant(inst, ["gone@example.net"], sender="s@nowhere.test")
+        poke(inst, b"I")
+        m = inst.wait_log(rf"petrel/bounce\[\d+\]: {qid}: sender "
+                          rf"non-delivery notification: ({ID})$")
+        assert m, inst.log()
+        wait_removed(inst, qid)
+        report = m[0].group(1)
+        assert inst.wait_log(rf"petrel/qmgr\[\d+\]: {report}: from=<>, "
+                             rf"size=\d+, nrcpt=1 \(queue active\)$")
+
+        late = plant(inst, ["late@crash.test"], sender="s@nowhere.test")
+        poke(inst, b"I")
+        m = inst.wait_log(rf"petrel/bounce\[\d+\]: {late}: sender "
+                          rf"non-delivery notification: ({ID})$")
+        assert m, inst.log()
+        assert inst.wait_log(rf"petrel/qmgr\[\d+\]: {late}: "
+                             rf"from=<s@nowhere\.test>, status=expired, "
+                             rf"returned to sender$")
+        wait_removed(inst, late)
+        assert len(inst.crashy.requests(late)) == 1
+        for queue in ("defer", "bounce"):
+            assert not in_queue(inst, queue, late)
+
+
+def test_end_to_end_local_delivery():
+    """sendmail -> pickup -> cleanup -> qmgr -> local -> (mailbox_transport)
+    virtual -> Maildir under the instance, with the real agents (their
+    master.cf entries as in conf/master.cf: private sockets)."""
+    import mailbox
+    inst = harness.Instance(**mailsystem.MAIN)
+    with inst:
+        mailsystem.add_services(inst, local=False, virtual=False,
+                                bounce=False)
+        inst.add_service("local", "unix", "local", unpriv="n", private="-")
+        inst.add_service("virtual", "unix", "virtual", unpriv="n",
+                         private="-")
+        inst.add_service("bounce", "unix", "bounce", private="-", maxproc=0)
+        base = os.path.join(inst.dir, "mail")
+        os.mkdir(base)
+        table = os.path.join(inst.etc, "virtual_mailboxes")
+        with open(table, "w") as f:
+            f.write("/^([^@+]+)@/ ${1}/Maildir/\n")
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("petrel")
+            uid, gid = pw.pw_uid, pw.pw_gid
+            os.chown(base, uid, gid)
+        else:
+            uid, gid = os.getuid(), os.getgid()
+        inst.set_main(mailbox_transport="virtual", virtual_mailbox_base=base,
+                      virtual_mailbox_maps=f"regexp:{table}",
+                      virtual_uid_maps=f"static:{uid}",
+                      virtual_gid_maps=f"static:{gid}",
+                      virtual_minimum_uid="1")
+        inst.start()
+        qid = mailsystem.sendmail(inst, ["-f", "joe@example.com",
+                                         "alice@localhost", "bob@localhost"],
+                                  b"Subject: e2e\n\nhello\n")
+        for rcpt in ("alice@localhost", "bob@localhost"):
+            mailsystem.wait_status(inst, qid, rcpt, "sent")
+        wait_removed(inst, qid)
+        for user in ("alice", "bob"):
+            box = mailbox.Maildir(os.path.join(base, user, "Maildir"),
+                                  create=False)
+            [msg] = list(box)
+            assert msg["Subject"] == "e2e"
+            assert msg.get_payload() == "hello\n"
