@@ -836,6 +836,11 @@ def test_end_to_end_alias_and_bounce(make, users):
     assert len(orig) == 1 and len(report) == 1
     check_message(orig[0], "all@example.com", sender=sender)
     assert report[0]["Return-Path"] == "<>"
-    assert "nosuchuser@example.com" in report[0].as_string()
+    text = report[0].as_string()
+    assert "nosuchuser@example.com" in text
+    # The entry of the expanded address belongs to the alias recipient.
+    assert "(expanded from <all@example.com>)" in text
+    assert "Final-Recipient: rfc822; nosuchuser@example.com" in text
+    assert not lo.inst.grep(r"no such recipient"), lo.inst.log()
     assert mailsystem.queue_ids(lo.inst, "active") == []
     assert mailsystem.queue_ids(lo.inst, "deferred") == []

@@ -143,6 +143,20 @@ dr_find_rcpt(const struct qfile *qf, off_t offset)
 	return NULL;
 }
 
+/*
+ * An entry belongs to the queue file recipient at its offset when it
+ * names that address, or names it as the original of an address that
+ * a delivery agent expanded it to (an alias: deliver_request.h).
+ */
+static bool
+dr_entry_of(const struct qfile_rcpt *rcpt, const struct bounce_log_entry *e)
+{
+	if (strcmp(rcpt->addr, e->recipient) == 0)
+		return true;
+	return e->orig_rcpt != NULL && (strcmp(rcpt->addr, e->orig_rcpt) == 0
+	    || (rcpt->orcpt != NULL && strcmp(rcpt->orcpt, e->orig_rcpt) == 0));
+}
+
 static void
 dr_select(struct dsn_report *r, const struct bounce_log_entry *entries,
     size_t count)
@@ -170,15 +184,19 @@ dr_select(struct dsn_report *r, const struct bounce_log_entry *entries,
 		if (!dr_notify_wants(p, e->notify))
 			continue;
 		rcpt = dr_find_rcpt(r->qf, e->offset);
-		if (rcpt == NULL || strcmp(rcpt->addr, e->recipient) != 0)
+		if (rcpt == NULL || !dr_entry_of(rcpt, e))
 			msg_warn("%s: log entry for <%s>: no such recipient at "
 			    "offset %lld of the queue file", p->queue_id,
 			    e->recipient, (long long)e->offset);
 		else if (p->skip_done && rcpt->done)
 			continue;
-		/* One recipient, one report entry: the latest. */
+		/*
+		 * One address, one report entry: the latest. (An alias in
+		 * the queue file may have expanded to several addresses,
+		 * each with its own entry at the same offset.)
+		 */
 		buf_reset(&key);
-		buf_printf(&key, "%lld", (long long)e->offset);
+		buf_printf(&key, "%lld %s", (long long)e->offset, e->recipient);
 		if ((slot = htable_get(seen, key.data)) != NULL) {
 			r->sel[(uintptr_t)slot - 1] = e;
 			continue;

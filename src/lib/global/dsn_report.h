@@ -40,8 +40,10 @@
  *	  in part 1 and in the part's Content-Description.
  *
  * Which recipients (RFC 3461 section 4.1): for each recipient (entries
- * with the same offset are one recipient; the last entry wins, in the
- * place of the first) whose NOTIFY asks for this kind of notice:
+ * with the same offset and address are one recipient; the last entry
+ * wins, in the place of the first; an entry may name the queue file
+ * recipient as its dsn_orig_rcpt, when an alias was expanded to the
+ * address it names) whose NOTIFY asks for this kind of notice:
  * NOTIFY=NEVER never, no NOTIFY (0) means FAILURE,DELAY, SUCCESS only
  * when asked for. params.all_recipients ignores NOTIFY (postmaster
  * copies). Entries must fit the kind: a failure report takes failed
