@@ -33,10 +33,10 @@
  *
  * Flags: CLEANUP_FLAG_HOLD moves the finished file to hold/ (qmgr is not
  * woken); CLEANUP_FLAG_DISCARD reads and checks everything, answers 0
- * and removes the file; CLEANUP_FLAG_BOUNCE is kept in the SIZE record
- * flags but does not change the reply yet (there is no bounce service
- * to send the notice). The SIZE record's flags field holds the client's
- * CLEANUP_FLAG_* bits.
+ * and removes the file; with CLEANUP_FLAG_BOUNCE a mail loop
+ * (hopcount_limit) is not rejected but returned to the sender
+ * (cleanup_bounce.c): the client hears 0. The SIZE record's flags field
+ * holds the client's CLEANUP_FLAG_* bits.
  *
  * Log lines (Postfix's formats):
  *	ID: message-id=<...>
@@ -214,6 +214,7 @@ cleanup_state_init(struct cleanup_state *st)
 	st->fd = -1;
 	buf_init(&st->out, CLEANUP_OUT_CHUNK + 1024);
 	buf_init(&st->reason, 100);
+	buf_init(&st->bounce_reason, 64);
 	buf_init(&st->tmp, 256);
 	st->phase = CLEANUP_PHASE_ENVELOPE;
 	cleanup_envelope_init(st);
@@ -229,6 +230,7 @@ cleanup_state_fini(struct cleanup_state *st)
 	buf_fini(&st->queue_id);
 	buf_fini(&st->out);
 	buf_fini(&st->reason);
+	buf_fini(&st->bounce_reason);
 	buf_fini(&st->tmp);
 }
 
@@ -316,6 +318,8 @@ cleanup_commit(struct cleanup_state *st)
 	}
 	if (st->flags & CLEANUP_FLAG_DISCARD)
 		return 0;
+	if (st->bounce_reason.len > 0 && cleanup_bounce_all(st) < 0)
+		return -1;
 	if (fchmod(st->fd, MAIL_QUEUE_MODE_READY) < 0
 	    || file_fsync(st->fd) < 0) {
 		msg_warn("%s: sync queue file: %m", st->queue_id.data);

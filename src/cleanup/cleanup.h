@@ -93,6 +93,7 @@ struct cleanup_state {
 	unsigned headers_seen;		/* CLEANUP_HDR_* */
 	int hops;			/* Received: headers */
 	struct buf message_id;		/* for the log */
+	struct buf bounce_reason;	/* return it to the sender: why */
 
 	struct buf tmp;			/* scratch */
 };
@@ -122,6 +123,16 @@ void cleanup_out_text(struct cleanup_state *st, int type, const char *data,
     size_t len);
 /* Offset in the queue file where the next record goes. */
 off_t cleanup_out_offset(const struct cleanup_state *st);
+
+/* cleanup_bounce.c */
+/*
+ * Return the message to its sender instead of rejecting it (for clients
+ * with CLEANUP_FLAG_BOUNCE): remember the reason ("5.4.6 text"); at
+ * commit, cleanup_bounce_all() logs a bounce entry for every recipient
+ * and marks them all done (-1 after cleanup_fail() when it cannot).
+ */
+void cleanup_bounce_later(struct cleanup_state *st, const char *dsn_reason);
+int cleanup_bounce_all(struct cleanup_state *st);
 
 /* cleanup_envelope.c */
 void cleanup_envelope_init(struct cleanup_state *st);

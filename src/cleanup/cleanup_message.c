@@ -18,7 +18,8 @@
  *	Received:	counted; more than hopcount_limit (the one cleanup
  *			adds included) refuses the message with
  *			CLEANUP_STAT_HOPS "5.4.6 too many hops, message
- *			looping"
+ *			looping", or with CLEANUP_FLAG_BOUNCE returns it
+ *			to the sender (cleanup_bounce.c)
  *	Date:, Message-ID:, From:, To:, Cc:	noted
  *
  * A NUL byte in a header is replaced with a space (a header is text and
@@ -248,9 +249,14 @@ cleanup_header_flush(struct cleanup_state *st)
 		st->headers_seen |= CLEANUP_HDR_TO;
 	}
 	if (st->hops > var_hopcount_limit
-	    && !(st->status & CLEANUP_STAT_HOPS))
-		cleanup_fail(st, CLEANUP_STAT_HOPS,
-		    "5.4.6 too many hops, message looping");
+	    && !(st->status & CLEANUP_STAT_HOPS)) {
+		if (st->flags & CLEANUP_FLAG_BOUNCE)
+			cleanup_bounce_later(st,
+			    "5.4.6 too many hops, message looping");
+		else
+			cleanup_fail(st, CLEANUP_STAT_HOPS,
+			    "5.4.6 too many hops, message looping");
+	}
 	cleanup_out_header(st, h->data, h->len);
 out:
 	buf_reset(h);

@@ -11,7 +11,12 @@
  *
  * For each queue file found:
  *	- not complete (no owner-execute bit: still being written, see
- *	  mail_queue.h): left alone;
+ *	  mail_queue.h): left alone; but an incomplete file in incoming/
+ *	  that nobody wrote for daemon_timeout seconds is the debris of a
+ *	  crashed cleanup (which gives up on a silent client after
+ *	  ipc_timeout, and is killed by its watchdog after daemon_timeout):
+ *	  its client was never told "queued" and still holds the message,
+ *	  so the file is removed ("ID: removed incomplete queue file");
  *	- deferred/, not a flush, mtime (the retry time) in the future:
  *	  left alone; a deferred file already taken by this scan (it came
  *	  back to deferred/ meanwhile) is not taken twice;
@@ -168,8 +173,17 @@ qmgr_take(struct qmgr_scan *s, const char *id, const char *path)
 		qmgr_quarantine(id, path, "not a regular file");
 		return QMGR_TAKE_DONE;
 	}
-	if (!mail_queue_complete(&st))
+	if (!mail_queue_complete(&st)) {
+		if (s != &qmgr_deferred && st.st_mtime + var_daemon_timeout
+		    < time(NULL)) {
+			if (unlink(path) < 0 && errno != ENOENT)
+				msg_warn("%s: remove %s: %m", id, path);
+			else
+				msg_info("%s: removed incomplete queue file",
+				    id);
+		}
 		return QMGR_TAKE_DONE;
+	}
 	if (s == &qmgr_deferred) {
 		if (!s->flush && st.st_mtime > time(NULL))
 			return QMGR_TAKE_DONE;

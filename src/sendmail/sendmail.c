@@ -109,12 +109,9 @@
 #include "buf.h"
 #include "cleanup_clnt.h"
 #include "conf.h"
-#include "dict.h"
-#include "dict_proxy.h"
 #include "file.h"
 #include "log.h"
 #include "mem.h"
-#include "mkmap.h"
 #include "msg.h"
 #include "params.h"
 #include "proto_names.h"
@@ -330,11 +327,13 @@ sm_login_name(void)
 
 /*
  * mailq (-bp) and -q are the jobs of `petrel queue -p` and `-f`, which
- * talk to showq and qmgr: run it with our configuration directory and
- * pass its exit status on.
+ * talk to showq and qmgr, and -bi (newaliases) is `petrel alias`: run it
+ * with our configuration directory and pass its exit status on. (So
+ * sendmail itself needs no lookup tables, which keeps its start cheap.)
  */
 static _Noreturn int
-sm_petrel_queue(const struct sm_opts *opts, const char *option)
+sm_petrel(const struct sm_opts *opts, const char *command,
+    const char *option)
 {
 	struct buf path;
 
@@ -342,7 +341,7 @@ sm_petrel_queue(const struct sm_opts *opts, const char *option)
 		exit(EX_CONFIG);
 	buf_init(&path, 64);
 	buf_printf(&path, "%s/petrel", var_command_directory);
-	execl(path.data, "petrel", "-c", var_config_directory, "queue",
+	execl(path.data, "petrel", "-c", var_config_directory, command,
 	    option, (char *)NULL);
 	msg_fatal_status(EX_UNAVAILABLE, "execute %s: %m", path.data);
 }
@@ -373,9 +372,9 @@ main(int argc, char **argv)
 
 	switch (opts.mode) {
 	case SM_MODE_MAILQ:
-		return sm_petrel_queue(&opts, "-p");
+		return sm_petrel(&opts, "queue", "-p");
 	case SM_MODE_FLUSH:
-		return sm_petrel_queue(&opts, "-f");
+		return sm_petrel(&opts, "queue", "-f");
 	case SM_MODE_SMTP:
 		if (conf_load(opts.config_dir, NULL) < 0)
 			return EX_CONFIG;
@@ -388,10 +387,7 @@ main(int argc, char **argv)
 		msg_fatal_status(EX_UNAVAILABLE, "address verification (-bv) "
 		    "is not available yet");
 	case SM_MODE_NEWALIASES:
-		if (conf_load(opts.config_dir, NULL) < 0)
-			return EX_CONFIG;
-		mail_dict_init();
-		return mkmap_newaliases(DICT_FLAG_FOLD);
+		return sm_petrel(&opts, "alias", NULL);
 	case SM_MODE_DELIVER:
 		break;
 	}

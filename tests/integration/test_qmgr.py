@@ -486,6 +486,20 @@ def test_incomplete_file_left_alone(inst):
     wait_removed(inst, waiting)
 
 
+def test_stale_incomplete_file_removed(inst):
+    """An incomplete file nobody wrote for daemon_timeout is the debris
+    of a crashed cleanup: removed (its client still has the message)."""
+    inst.fake.mode("done")
+    stale = plant(inst, ["s@example.net"], mode=0o600)
+    path = path_of(inst, "incoming", stale)
+    old = time.time() - 18000 - 60          # daemon_timeout is 18000s
+    os.utime(path, (old, old))
+    poke(inst, b"I")
+    assert inst.wait_log(re.escape(stale)
+                         + r": removed incomplete queue file$"), inst.log()
+    assert not os.path.exists(path)
+
+
 # ---- retries ---------------------------------------------------------------
 
 def test_backoff_from_message_age(inst):

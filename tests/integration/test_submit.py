@@ -839,22 +839,33 @@ def test_pickup_skips_incomplete_file(inst):
     assert qf.rcpts == [("bob@example.com", None, "2")]
 
 
-def test_pickup_permanent_rejection_removes_file(inst):
-    """cleanup refuses a mail loop (hopcount_limit 50): no bounce service
-    yet, so pickup logs the reason and removes the file."""
+def test_pickup_mail_loop_is_returned(inst):
+    """A mail loop (hopcount_limit 50) from a local submission cannot be
+    refused to the sender, who is gone: cleanup queues it with every
+    recipient done and a bounce log entry, for qmgr and the bounce
+    daemon to return it (test_mailflow.py follows it to the end)."""
     since = inst.log_size()
     data = b"".join(b"Received: from x by y; hop %d\n" % i
                     for i in range(60)) + b"\nloop\n"
-    r = sendmail(inst, "bob", data=data)
+    r = sendmail(inst, "bob", "carol", data=data)
     assert r.returncode == 0
-    m = inst.wait_log(r"petrel/pickup\[\d+\]: warning: (" + ID + r"): "
-                      r"uid=\d+ from=<[^>]*>: message rejected: (.*); "
-                      r"removed from maildrop/$", since=since)
-    assert m, inst.log()[since:]
-    assert "hop" in m[0].group(2).lower() or "loop" in m[0].group(2).lower()
-    assert wait_for(lambda: maildrop(inst) == [], 5)
-    assert not os.path.exists(os.path.join(inst.queue, "incoming",
-                                           m[0].group(1)))
+    m, qf = queued(inst, since)
+    qid = m.group("qid")
+    assert qf.rcpts == []
+    assert [d[0] for d in qf.done] == ["bob@example.com",
+                                       "carol@example.com"]
+    for rcpt in ("bob", "carol"):
+        assert inst.wait_log(re.escape(qid) + r": to=<" + rcpt
+                             + r"@example\.com>, relay=none, .*dsn=5\.4\.6, "
+                             r"status=bounced \(too many hops, message "
+                             r"looping\)", since=since), inst.log()[since:]
+    bounce_dir = os.path.join(inst.queue, "bounce")
+    logs = [f for _, _, fs in os.walk(bounce_dir) for f in fs]
+    assert qid in logs
+    with open(os.path.join(bounce_dir, qid)) as f:
+        text = f.read()
+    assert text.count("status=5.4.6\n") == 2
+    assert "reason=too many hops, message looping\n" in text
 
 
 # ---- a real mail client --------------------------------------------------------
