@@ -17,6 +17,8 @@ import os
 import re
 import subprocess
 
+import pytest
+
 import harness
 
 ID = r"[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]+z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]+"
@@ -120,3 +122,13 @@ def harness_instance(**params):
     inst = harness.Instance(**p)
     add_services(inst)
     return inst
+
+
+def finish(inst):
+    """Tear an instance down; sanitizer reports and processes that
+    survived fail the test (as conftest's instance fixture does)."""
+    log = inst.log()
+    problems = inst.cleanup()
+    if problems:
+        pytest.fail("\n".join(problems) + "\n---- maillog:\n" + log,
+                    pytrace=False)

@@ -64,7 +64,7 @@ def inst():
     try:
         yield inst
     finally:
-        inst.cleanup()
+        mailsystem.finish(inst)
 
 
 def test_delivery_to_maildir(inst):
