@@ -52,7 +52,10 @@ def maildir_config(inst):
 
 def messages(base, user):
     path = os.path.join(base, user, "Maildir")
-    if not os.path.isdir(path):
+    # A delivery killed while it created the Maildir leaves part of it;
+    # the next one completes it.
+    if not all(os.path.isdir(os.path.join(path, d))
+               for d in ("tmp", "new", "cur")):
         return []
     return list(mailbox.Maildir(path, create=False))
 
