@@ -356,7 +356,10 @@ static const struct bad_case bad_cases[] = {
 	    "nexthop=x;recipients=@0;queue_time=1.x", DELIVER_STAT_BAD},
 };
 
-/* Encode "name=value;..." with @ID and @N (offset of recipient N). */
+/*
+ * Encode "name=value;..." with @ID (the queue ID) and @0 @1 @2 (the
+ * offsets of the recipients); any other '@' is itself.
+ */
 static void
 encode_case(struct buf *out, const char *spec)
 {
@@ -378,7 +381,7 @@ encode_case(struct buf *out, const char *spec)
 			if (*eq == '@' && strncmp(eq, "@ID", 3) == 0) {
 				buf_puts(&values[n], test_id);
 				eq += 2;
-			} else if (*eq == '@') {
+			} else if (*eq == '@' && eq[1] >= '0' && eq[1] <= '2') {
 				eq++;
 				buf_printf(&values[n], "%lld",
 				    (long long)test_offsets[*eq - '0']);
