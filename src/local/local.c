@@ -114,6 +114,7 @@ local_pre_init(const char *service, char **argv)
 	size_t i;
 
 	(void)argv;
+	deliver_rights_start();
 	local_service_name = xstrdup(service);
 	local_allow_commands = local_classes("allow_mail_to_commands",
 	    var_allow_mail_to_commands, LOCAL_CLASS_ALIAS | LOCAL_CLASS_FORWARD
@@ -467,6 +468,7 @@ local_post_init(const char *service, char **argv)
 {
 	(void)service;
 	(void)argv;
+	deliver_rights_check(service);
 	/* Root as real uid: master.cf said unprivileged "n". */
 	local_root = getuid() == 0 && geteuid() == 0;
 	local_privs_init();

@@ -122,6 +122,7 @@ virtual_pre_init(const char *service, char **argv)
 {
 	(void)service;
 	(void)argv;
+	deliver_rights_start();
 	if (var_virtual_mailbox_limit > 0 && var_message_size_limit > 0
 	    && var_virtual_mailbox_limit < var_message_size_limit)
 		msg_fatal_status(EX_CONFIG, "main.cf configuration error: "
@@ -147,8 +148,8 @@ virtual_pre_init(const char *service, char **argv)
 static void
 virtual_post_init(const char *service, char **argv)
 {
-	(void)service;
 	(void)argv;
+	deliver_rights_check(service);
 	virtual_mailbox_init();
 }
 

@@ -107,3 +107,34 @@ def test_set_permissions_makes_postdrop_setgid(instance):
     assert st.st_uid == 0
     r = instance.petrel("check")
     assert r.returncode == 0 and "postdrop" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("agent", ["local", "virtual"])
+def test_delivery_agent_refuses_to_run_unprivileged(agent):
+    """A delivery agent that writes as the recipient must keep root: with
+    master.cf's unprivileged column left at "-" it would deliver users'
+    mail, files and commands as mail_owner, who owns the queue. It
+    refuses to start (master throttles it), and the mail waits in the
+    queue."""
+    import mailsystem
+    inst = mailsystem.harness_instance()
+    try:
+        inst.replace_service(agent, agent, private="-", unpriv="-")
+        inst.set_main(mailbox_transport="virtual" if agent == "virtual"
+                      else "", virtual_mailbox_base=inst.dir,
+                      virtual_mailbox_maps="static:box/",
+                      virtual_uid_maps="static:1000",
+                      virtual_gid_maps="static:1000")
+        inst.start()
+        qid = mailsystem.sendmail(inst, ["nobody@localhost"],
+                                  b"Subject: x\n\nx\n")
+        assert inst.wait_log(rf"petrel/{agent}\[\d+\]: fatal: the {agent} "
+                             r"service must keep root privileges to "
+                             r"deliver as the recipient: set its "
+                             r"unprivileged column in master.cf to \"n\"",
+                             20), inst.log()
+        # Nothing was delivered; the message waits in the queue.
+        assert not os.path.exists(os.path.join(inst.dir, "box"))
+        assert qid in mailsystem.queue_ids(inst, "active")
+    finally:
+        mailsystem.finish(inst)

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -709,6 +710,25 @@ deliver_request_finish(struct stream *s, struct deliver_request *req)
 	buf_fini(&results);
 	deliver_request_free(req);
 	return rc;
+}
+
+/* ---- rights ----------------------------------------------------------- */
+
+static bool deliver_started_root;
+
+void
+deliver_rights_start(void)
+{
+	deliver_started_root = geteuid() == 0;
+}
+
+void
+deliver_rights_check(const char *service)
+{
+	if (deliver_started_root && geteuid() != 0)
+		msg_fatal_status(EX_CONFIG, "the %s service must keep root "
+		    "privileges to deliver as the recipient: set its "
+		    "unprivileged column in master.cf to \"n\"", service);
 }
 
 /* ---- the client side (qmgr, local's deliver_pass, tests) -------------- */

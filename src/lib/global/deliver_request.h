@@ -212,6 +212,18 @@ enum deliver_action deliver_pass(struct deliver_request *req, size_t i,
 int deliver_request_finish(struct stream *s, struct deliver_request *req);
 
 /*
+ * Agents that write as the recipient (local, virtual) need root when the
+ * mail system runs as root. Call deliver_rights_start() first thing in
+ * pre_init (master's rights) and deliver_rights_check() in post_init:
+ * if the process started as root and the skeleton took root away
+ * (master.cf's unprivileged column is not "n"), it refuses to run
+ * (fatal, naming the fix) instead of delivering users' mail, commands
+ * and files with mail_owner's rights, which own the queue.
+ */
+void deliver_rights_start(void);
+void deliver_rights_check(const char *service);
+
+/*
  * The request as the client (qmgr) sends it, and its reply: for qmgr
  * and tests. deliver_request_encode() appends one attr message to out
  * (addresses: NULL, or count addresses with DELIVER_FLAG_PASS);
