@@ -42,21 +42,29 @@
  *		time as the file's mtime
  *
  * The skeleton is kept "busy" while deliveries are in flight, so that a
- * reload (SIGHUP) lets them finish first. Messages still in active/
- * when the process exits go back to incoming/ at the next start:
- * recipients already delivered are marked done in the file, so at worst
- * a delivery in flight is repeated.
+ * reload (SIGHUP) lets them finish first; meanwhile no new delivery or
+ * scan starts, and the next qmgr, which master starts at once, waits
+ * for this one's lock on active/ (qmgr_lock_active()) before it takes
+ * over. Messages still in active/ when the process exits go back to
+ * incoming/ at the next start: recipients already delivered are marked
+ * done in the file, so after a crash at worst a delivery in flight is
+ * repeated.
  *
  * SECURITY: requests come from local processes; only the bytes above
  * mean anything and an ID is checked with queue_id_valid() before it
  * reaches a path. Queue files are read with the validating reader.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "buf.h"
+#include "mail_queue.h"
 #include "mem.h"
 #include "msg.h"
 #include "params.h"
@@ -206,6 +214,34 @@ qmgr_service(const char *buf, size_t len, const char *service, char **argv)
 	qmgr_busy_update();
 }
 
+/*
+ * One queue manager owns active/ at a time. After a reload the previous
+ * one finishes its deliveries in flight (starting no new work) while
+ * master already runs the next: this one waits for the lock, held until
+ * exit, before it moves what is left in active/ back to incoming/, so
+ * that a message is never delivered by both.
+ */
+static void
+qmgr_lock_active(void)
+{
+	static int fd = -1;
+	int rc;
+
+	if ((fd = open(MAIL_QUEUE_ACTIVE, O_RDONLY | O_DIRECTORY
+	    | O_CLOEXEC)) < 0)
+		msg_fatal("open %s: %m", MAIL_QUEUE_ACTIVE);
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return;
+	if (errno != EWOULDBLOCK)
+		msg_fatal("lock %s: %m", MAIL_QUEUE_ACTIVE);
+	msg_info("waiting for the previous queue manager to finish its "
+	    "deliveries");
+	while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	if (rc < 0)
+		msg_fatal("lock %s: %m", MAIL_QUEUE_ACTIVE);
+}
+
 static void
 qmgr_post_init(const char *service, char **argv)
 {
@@ -218,6 +254,7 @@ qmgr_post_init(const char *service, char **argv)
 	qmgr_transport_init();
 	qmgr_scan_init();
 
+	qmgr_lock_active();
 	qmgr_recover_active();
 	qmgr_scan_incoming();
 	qmgr_scan_deferred(false);

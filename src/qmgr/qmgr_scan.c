@@ -58,6 +58,7 @@
 #include "qfile.h"
 #include "qmgr.h"
 #include "queue_id.h"
+#include "server.h"
 
 /* Files looked at per turn of the event loop. */
 #define QMGR_FEED_BATCH		100
@@ -347,6 +348,8 @@ qmgr_feed(void)
 	enum qmgr_take res;
 	int n;
 
+	if (trigger_server_stopping())
+		return;
 	for (n = 0; n < QMGR_FEED_BATCH; n++) {
 		if ((s = qmgr_feed_pick()) == NULL)
 			return;

@@ -43,6 +43,7 @@
 #include "msg.h"
 #include "params.h"
 #include "qmgr.h"
+#include "server.h"
 #include "transport_params.h"
 
 /* How long a transport whose connect would block waits (ms). */
@@ -351,6 +352,9 @@ qmgr_schedule(void)
 	struct qmgr_queue *q, *next;
 	bool progress = true;
 
+	/* Winding down for a reload: the next qmgr takes over active/. */
+	if (trigger_server_stopping())
+		return;
 	while (progress) {
 		progress = false;
 		for (q = qmgr_ready_head; q != NULL; q = next) {

@@ -78,7 +78,13 @@ try:
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
 except Exception:
     pass
-signal.signal(signal.SIGHUP, lambda *_: sys.exit(0))   # petrel reload
+# petrel reload: like a real single-server, finish the client first.
+state = {"busy": False, "hup": False}
+def on_hup(*_):
+    if not state["busy"]:
+        sys.exit(0)
+    state["hup"] = True
+signal.signal(signal.SIGHUP, on_hup)
 if unpriv and os.geteuid() == 0:       # -u: run as mail_owner
     import pwd
     pw = pwd.getpwnam("petrel")
@@ -198,11 +204,15 @@ listener.setblocking(True)
 while True:
     notify(1)
     conn, _ = listener.accept()
+    state["busy"] = True
     notify(0)
     try:
         serve(conn)
     finally:
         conn.close()
+    state["busy"] = False
+    if state["hup"]:
+        sys.exit(0)
 '''
 
 MAIN = dict(mailsystem.MAIN)
@@ -694,6 +704,39 @@ def test_resident(inst):
 
 
 # ---- separate instances ----------------------------------------------------
+
+def test_reload_with_deliveries_in_flight():
+    """After a reload the old qmgr finishes what it started and starts
+    nothing new; the new one waits for it before it takes over active/,
+    so every message is delivered exactly once."""
+    inst = new_instance(fake_destination_concurrency_limit="10",
+                        fake_initial_destination_concurrency="10")
+    try:
+        inst.start()
+        inst.fake.mode("sleep:1.5:done")
+        ids = [plant(inst, [f"r{n}@reload{n}.test"]) for n in range(4)]
+        poke(inst, b"I")
+        assert wait_for(lambda: len(inst.grep(r"\(queue active\)")) == 4,
+                        10), inst.log()
+        inst.reload()
+        assert inst.wait_log(r"waiting for the previous queue manager",
+                             10), inst.log()
+        for qid in ids:
+            wait_removed(inst, qid)
+        # A message queued after the reload goes through the new qmgr.
+        inst.fake.mode("done")
+        late = plant(inst, ["late@reload.test"])
+        poke(inst, b"I")
+        wait_removed(inst, late)
+        for qid in ids + [late]:
+            assert len(inst.fake.requests(qid)) == 1, \
+                (qid, inst.fake.requests(qid), inst.log())
+            assert len(inst.grep(re.escape(qid) + r": removed$")) == 1
+        assert not inst.grep(r"left over by a previous queue manager")
+    finally:
+        problems = inst.cleanup()
+    assert not problems, "\n".join(problems)
+
 
 @pytest.mark.parametrize("limit", ["qmgr_message_active_limit=1",
                                    "qmgr_message_recipient_limit=3"])

@@ -88,6 +88,9 @@ int trigger_server_main(int argc, char **argv,
 struct event_base *trigger_server_base(void);
 void trigger_server_resident(void);
 void trigger_server_busy(bool busy);
+/* True once the process no longer accepts requests (SIGHUP, a table
+ * change, max_use): a resident daemon then starts no new work. */
+bool trigger_server_stopping(void);
 
 /* multi-server only: the daemon's event loop, and client hang-up. */
 struct event_base *multi_server_base(void);

@@ -75,6 +75,12 @@ trigger_server_base(void)
 	return trigger_base;
 }
 
+bool
+trigger_server_stopping(void)
+{
+	return trigger_stopping;
+}
+
 void
 trigger_server_resident(void)
 {
