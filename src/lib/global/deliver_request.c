@@ -461,6 +461,17 @@ deliver_orcpt_addr(const char *orcpt)
 	return orcpt;
 }
 
+/* How much of a file or command destination a reason shows. */
+#define DELIVER_DEST_SHOWN	200
+
+/* True when a log entry can name addr as a recipient. */
+static bool
+deliver_log_addr_ok(const char *addr)
+{
+	return *addr != '|' && *addr != '/' && *addr != ':'
+	    && deliver_text_ok(addr, DELIVER_ADDR_MAX);
+}
+
 static const char *const deliver_words[] = {
 	[DELIVER_SENT] = "sent",
 	[DELIVER_BOUNCE] = "bounced",
@@ -474,7 +485,7 @@ deliver_status(struct deliver_request *req, size_t i,
 {
 	struct deliver_rcpt *dr;
 	struct bounce_log_entry e;
-	struct buf text, line, why;
+	struct buf text, line, why, reason;
 	struct timeval now;
 	char status[16];
 	const char *orig, *queue = NULL;
@@ -502,18 +513,33 @@ deliver_status(struct deliver_request *req, size_t i,
 	buf_init(&text, 128);
 	buf_init(&line, 256);
 	buf_init(&why, 64);
+	buf_init(&reason, 64);
 	va_start(ap, fmt);
 	buf_vprintf(&text, fmt, ap);
 	va_end(ap);
 
-	/* The per-recipient log entry, before anything is marked. */
+	/*
+	 * The per-recipient log entry, before anything is marked. An alias
+	 * expanded to another address is reported under that address; a
+	 * file or command (or anything a log cannot hold) under the queue
+	 * file recipient, with the destination in the reason.
+	 */
 	bounce_log_entry_init(&e, dr->rcpt);
 	e.status = status;
 	e.reason = text.data;
 	if (strcmp(to, dr->rcpt->addr) != 0) {
-		e.recipient = to;
-		if (dr->rcpt->orcpt == NULL || *dr->rcpt->orcpt == 0)
-			e.orig_rcpt = dr->rcpt->addr;
+		if (deliver_log_addr_ok(to)) {
+			e.recipient = to;
+			if (dr->rcpt->orcpt == NULL || *dr->rcpt->orcpt == 0)
+				e.orig_rcpt = dr->rcpt->addr;
+		} else {
+			deliver_printable(&reason, to);
+			if (reason.len > DELIVER_DEST_SHOWN)
+				buf_truncate(&reason, DELIVER_DEST_SHOWN);
+			buf_printf(&reason, "%s: %s", reason.len ==
+			    DELIVER_DEST_SHOWN ? "..." : "", text.data);
+			e.reason = reason.data;
+		}
 	}
 	switch (action) {
 	case DELIVER_BOUNCE:
@@ -572,6 +598,7 @@ deliver_status(struct deliver_request *req, size_t i,
 	buf_fini(&text);
 	buf_fini(&line);
 	buf_fini(&why);
+	buf_fini(&reason);
 	return rc;
 }
 

@@ -317,6 +317,39 @@ test_no_outcome_and_pass(void **state)
 	buf_fini(&reason);
 }
 
+/* A command or file destination is logged under the queue recipient. */
+static void
+test_destination_in_reason(void **state)
+{
+	const off_t offs[] = {test_offsets[0]};
+	struct bounce_log_entry *e;
+	struct deliver_request *req;
+	struct buf results, reason;
+	struct stream *s;
+	size_t n;
+	int client, status;
+
+	(void)state;
+	buf_init(&results, 8);
+	buf_init(&reason, 8);
+	s = send_request(0, offs, 1, NULL, &client);
+	req = deliver_request_read(s, "test");
+	assert_non_null(req);
+	assert_int_equal(deliver_status(req, 0, DELIVER_DEFER,
+	    "|/bin/false\tx", "4.3.0", "command failed"), 0);
+	assert_int_equal(deliver_request_finish(s, req), 0);
+	stream_free(s);
+	get_reply(client, 1, &status, &results, &reason);
+	assert_string_equal(results.data, "R");
+	assert_int_equal(bounce_log_read_all("defer", test_id, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].recipient, "alice@example.com");
+	assert_string_equal(e[0].reason, "|/bin/false?x: command failed");
+	bounce_log_free_all(e, n);
+	buf_fini(&results);
+	buf_fini(&reason);
+}
+
 struct bad_case {
 	const char *label;
 	const char *attrs;	/* name=value;... ("@ID" is the queue ID) */
@@ -472,6 +505,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_outcomes, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_outcome_and_pass,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destination_in_reason,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup,
 		    teardown),
