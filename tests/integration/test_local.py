@@ -597,8 +597,10 @@ def test_refused_file_and_command(make):
     assert "dsn=5.7.1" in line
     assert "mail to file is restricted (allow_mail_to_files)" in line
     assert os.listdir(lo.out) == []
+    # Logged under the alias recipient, the destination in the reason.
     entries = lo.log_entries("bounce", qid)
-    assert sorted(e["recipient"] for e in entries) == sorted(
+    assert [e["recipient"] for e in entries] == ["x@example.com"] * 2
+    assert sorted(e["reason"].split(": ")[0] for e in entries) == sorted(
         [f"|touch {lo.out}/ran", f"{lo.out}/file"])
     assert all(e["status"] == "5.7.1" for e in entries)
 
