@@ -279,3 +279,16 @@ def test_stop_and_status_survive_a_broken_main_cf(instance):
     r = instance.stop()
     assert r.returncode == 0, output(instance, r)
     assert_nothing_running(instance, port)
+
+
+def test_shell_syntax_in_raw_parameters(instance):
+    """mailbox_command, forward_path and luser_relay are used as written
+    (Postfix expands nothing in them at load time): shell syntax such as
+    $(...) must not stop the mail system from starting."""
+    instance.set_main(mailbox_command='/usr/bin/procmail -a "$(date +%s)"',
+                      forward_path="$home/.forward${extension:+x}",
+                      luser_relay="$(user)@example.com")
+    r = instance.petrel("check")
+    assert r.returncode == 0, r.stderr
+    r = instance.petrel("conf", "-h", "mailbox_command")
+    assert r.stdout == '/usr/bin/procmail -a "$(date +%s)"\n'
