@@ -1,10 +1,13 @@
 /*
- * dict.c - lookup tables: registry, sharing, surrogates, change detection
+ * dict.c - lookup tables: the common part, sharing, surrogates, change
+ * detection
  *
- * dict_open() parses "type:name", finds the type (hash: and btree: are
- * lmdb:), and returns a shared table from the process cache or opens a
- * new one. When opening fails, the caller gets a surrogate table whose
- * every answer is DICT_TEMPFAIL with the reason, logged once here.
+ * dict_open() (dict_open.c, with the registry of types) returns a
+ * shared table from the process cache kept here, or opens a new one.
+ * When opening fails, the caller gets a surrogate table (made here)
+ * whose every answer is DICT_TEMPFAIL with the reason. The split keeps
+ * programs that never open a table (their skeleton still asks
+ * dict_changed()) from linking every table type and its libraries.
  *
  * The wrappers (dict_lookup() ...) do what every type would otherwise
  * repeat: key length and NUL checks, case folding, refusing operations
@@ -22,85 +25,22 @@
 
 #include "buf.h"
 #include "dict.h"
+#include "dict_lmdb.h"
 #include "dict_types.h"
 #include "htable.h"
 #include "mem.h"
 #include "msg.h"
 #include "str.h"
 
-#define DICT_MAX_TYPES	32
-
-static const struct dict_ops *dict_registry[DICT_MAX_TYPES] = {
-	&dict_texthash_ops,
-	&dict_lmdb_ops,
-	&dict_cdb_ops,
-	&dict_regexp_ops,
-	&dict_pcre_ops,
-	&dict_cidr_ops,
-	&dict_inline_ops,
-	&dict_static_ops,
-	&dict_unix_ops,
-	&dict_mysql_ops,
-	&dict_pgsql_ops,
-	&dict_sqlite_ops,
-};
-
-/* Names that mean another type, for Postfix configurations. */
-static const struct {
-	const char *alias;
-	const char *type;
-} dict_aliases[] = {
-	{"hash", "lmdb"},
-	{"btree", "lmdb"},
-};
+/* Types added at run time (proxy:, from the global library). */
+#define DICT_MAX_REGISTERED	16
+static const struct dict_ops *dict_registered[DICT_MAX_REGISTERED];
 
 static struct htable *dict_cache;	/* cache key -> struct dict */
 
 /* Every table opened from a file, for dict_changed(). */
 static struct dict **dict_watched;
 static size_t dict_watch_count;
-
-int
-dict_register(const struct dict_ops *ops)
-{
-	size_t i;
-
-	for (i = 0; i < DICT_MAX_TYPES; i++) {
-		if (dict_registry[i] == NULL) {
-			dict_registry[i] = ops;
-			return 0;
-		}
-		if (strcmp(dict_registry[i]->type, ops->type) == 0)
-			return dict_registry[i] == ops ? 0 : -1;
-	}
-	return -1;
-}
-
-const struct dict_ops *
-dict_find_type(const char *type)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(dict_aliases) / sizeof(dict_aliases[0]); i++)
-		if (strcmp(type, dict_aliases[i].alias) == 0)
-			type = dict_aliases[i].type;
-	for (i = 0; i < DICT_MAX_TYPES && dict_registry[i]; i++)
-		if (strcmp(dict_registry[i]->type, type) == 0)
-			return dict_registry[i];
-	return NULL;
-}
-
-int
-dict_split_name(const char *type_name, struct buf *type, struct buf *name)
-{
-	const char *colon = strchr(type_name, ':');
-
-	if (colon == NULL || colon == type_name)
-		return -1;
-	buf_setn(type, type_name, (size_t)(colon - type_name));
-	buf_set(name, colon + 1);
-	return 0;
-}
 
 struct dict *
 dict_alloc(const struct dict_ops *ops, const char *name, int open_flags,
@@ -316,99 +256,60 @@ dict_is_surrogate(const struct dict *d)
 	return d->ops == &dict_surrogate_ops;
 }
 
-static char *
-dict_cache_key(const char *type_name, int open_flags, int dict_flags)
+/* ---- types added at run time -------------------------------------------- */
+
+int
+dict_register(const struct dict_ops *ops)
 {
-	struct buf key;
+	size_t i;
 
-	buf_init(&key, 64);
-	buf_printf(&key, "%d:%d:%s", open_flags, dict_flags, type_name);
-	return buf_steal(&key);
-}
-
-/* Make every open failure name the table, whatever the type said. */
-static void
-dict_name_reason(struct buf *why, const char *type_name)
-{
-	struct buf text;
-
-	if (why->len == 0) {
-		buf_printf(why, "table %s: cannot open", type_name);
-		return;
-	}
-	if (str_has_prefix(why->data, "table "))
-		return;
-	buf_init(&text, why->len + 64);
-	buf_printf(&text, "table %s: %s", type_name, why->data);
-	buf_setn(why, text.data, text.len);
-	buf_fini(&text);
-}
-
-struct dict *
-dict_open_strict(const char *type_name, int open_flags, int dict_flags,
-    struct buf *why)
-{
-	const struct dict_ops *ops;
-	struct buf type, name;
-	struct dict *d = NULL;
-	char *key = NULL;
-
-	buf_reset(why);
-	if (!(dict_flags & DICT_FLAG_NO_CACHE)) {
-		key = dict_cache_key(type_name, open_flags, dict_flags);
-		if (dict_cache && (d = htable_get(dict_cache, key)) != NULL) {
-			d->refcount++;
-			free(key);
-			return d;
+	for (i = 0; i < DICT_MAX_REGISTERED; i++) {
+		if (dict_registered[i] == NULL) {
+			dict_registered[i] = ops;
+			return 0;
 		}
+		if (strcmp(dict_registered[i]->type, ops->type) == 0)
+			return dict_registered[i] == ops ? 0 : -1;
 	}
-	buf_init(&type, 16);
-	buf_init(&name, 64);
-	if (dict_split_name(type_name, &type, &name) < 0) {
-		buf_printf(why, "table \"%s\": expected type:name", type_name);
-	} else if ((ops = dict_find_type(type.data)) == NULL) {
-		buf_printf(why, "table \"%s\": unknown table type \"%s\"",
-		    type_name, type.data);
-	} else if ((d = ops->open(name.data, open_flags, dict_flags,
-	    why)) == NULL) {
-		dict_name_reason(why, type_name);
-	}
-	buf_fini(&type);
-	buf_fini(&name);
-	if (d == NULL) {
-		free(key);
-		return NULL;
-	}
-	/* Messages name the table as configured: hash:x, not lmdb:x. */
-	if (strcmp(d->full_name, type_name) != 0) {
-		free(d->full_name);
-		d->full_name = xstrdup(type_name);
-	}
-	if (key) {
-		if (dict_cache == NULL)
-			dict_cache = htable_new(16);
-		d->cache_key = key;
-		htable_put(dict_cache, key, d);
-	}
-	return d;
+	return -1;
 }
 
-struct dict *
-dict_open(const char *type_name, int open_flags, int dict_flags)
+const struct dict_ops *
+dict_find_registered(const char *type)
 {
-	struct buf why;
-	struct dict *d;
+	size_t i;
 
-	buf_init(&why, 128);
-	d = dict_open_strict(type_name, open_flags, dict_flags, &why);
-	if (d == NULL) {
-		/* Logged once: later answers carry the reason quietly. */
-		msg_warn("%s", why.data);
-		d = dict_surrogate(type_name, open_flags, dict_flags,
-		    why.data);
-	}
-	buf_fini(&why);
-	return d;
+	for (i = 0; i < DICT_MAX_REGISTERED && dict_registered[i]; i++)
+		if (strcmp(dict_registered[i]->type, type) == 0)
+			return dict_registered[i];
+	return NULL;
+}
+
+/* ---- LMDB's map size (set by whoever read main.cf) ---------------------- */
+
+size_t dict_lmdb_map_size = DICT_LMDB_MAP_SIZE;
+
+void
+dict_lmdb_set_map_size(size_t size)
+{
+	if (size > 0)
+		dict_lmdb_map_size = size;
+}
+
+/* ---- the process cache (dict_open.c fills it) ----------------------- */
+
+struct dict *
+dict_cache_find(const char *key)
+{
+	return dict_cache ? htable_get(dict_cache, key) : NULL;
+}
+
+void
+dict_cache_add(const char *key, struct dict *d)
+{
+	if (dict_cache == NULL)
+		dict_cache = htable_new(16);
+	htable_put(dict_cache, key, d);
 }
 
 /* Bound and fold a key; NULL after recording a temporary failure. */

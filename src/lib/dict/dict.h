@@ -122,7 +122,11 @@ enum dict_result dict_tempfail(struct dict *d, const char *fmt, ...)
 /* Free the struct dict fields (implementations call it from close). */
 void dict_free(struct dict *d);
 
-/* Add a type (e.g. proxy, from the global library); returns 0 or -1. */
+/*
+ * Add a type (e.g. proxy, from the global library); returns 0, or -1
+ * when another type of that name was added or there is no room. A
+ * built-in type of the same name wins.
+ */
 int dict_register(const struct dict_ops *ops);
 /* hash: and btree: answer as lmdb: */
 const struct dict_ops *dict_find_type(const char *type);

@@ -71,14 +71,8 @@
 #define LMDB_TEMP_TRIES		16
 #define LMDB_OPEN_TRIES		4
 
-static size_t dict_lmdb_map_size = DICT_LMDB_MAP_SIZE;
-
-void
-dict_lmdb_set_map_size(size_t size)
-{
-	if (size > 0)
-		dict_lmdb_map_size = size;
-}
+/* dict_lmdb_map_size and its setter live in dict.c, which every
+ * program links: setting it must not pull in LMDB. */
 
 enum lmdb_mode {
 	LMDB_READ,		/* O_RDONLY */

@@ -1,7 +1,7 @@
 /*
  * dict_types.h - the built-in table types (one dict_ops each)
  *
- * dict.c's registry lists them; each lives in its own dict_<type>.c.
+ * dict_open.c's registry lists them; each lives in its own dict_<type>.c.
  * The proxy type lives in the global library and registers itself with
  * dict_register().
  */
@@ -22,5 +22,16 @@ extern const struct dict_ops dict_unix_ops;
 extern const struct dict_ops dict_mysql_ops;
 extern const struct dict_ops dict_pgsql_ops;
 extern const struct dict_ops dict_sqlite_ops;
+
+/*
+ * The process cache of open tables (dict.c), for dict_open.c: the table
+ * cached under key, or NULL; add one (key is the table's cache_key).
+ */
+struct dict *dict_cache_find(const char *key);
+void dict_cache_add(const char *key, struct dict *d);
+/* A type added with dict_register(), or NULL (dict.c). */
+const struct dict_ops *dict_find_registered(const char *type);
+/* The map size for new LMDB environments (dict.c). */
+extern size_t dict_lmdb_map_size;
 
 #endif
