@@ -37,18 +37,21 @@
  *		at most <transport>_destination_concurrency_limit at a time
  *		per destination
  *	when every recipient has its result for this pass: reports
- *		(bounce service), then removed ("ID: removed"), returned
+ *		(bounce service, asked without blocking, qmgr_bounce.c),
+ *		then removed ("ID: removed"), returned
  *		(maximal_queue_lifetime), or deferred/ with the next retry
  *		time as the file's mtime
  *
- * The skeleton is kept "busy" while deliveries are in flight, so that a
- * reload (SIGHUP) lets them finish first; meanwhile no new delivery or
- * scan starts, and the next qmgr, which master starts at once, waits
- * for this one's lock on active/ (qmgr_lock_active()) before it takes
- * over. Messages still in active/ when the process exits go back to
- * incoming/ at the next start: recipients already delivered are marked
- * done in the file, so after a crash at worst a delivery in flight is
- * repeated.
+ * The skeleton is kept "busy" while deliveries or requests to the bounce
+ * service are in flight, so that a reload (SIGHUP) lets them finish
+ * first (the end of a pass still asks the bounce service for the
+ * reports of a message whose deliveries are over); meanwhile no new
+ * delivery or scan starts, and the next qmgr, which master starts at
+ * once, waits for this one's lock on active/ (qmgr_lock_active())
+ * before it takes over. Messages still in active/ when the process
+ * exits go back to incoming/ at the next start: recipients already
+ * delivered are marked done in the file, so after a crash at worst a
+ * delivery in flight is repeated.
  *
  * SECURITY: requests come from local processes; only the bytes above
  * mean anything and an ID is checked with queue_id_valid() before it
@@ -100,7 +103,8 @@ void
 qmgr_busy_update(void)
 {
 	static int last = -1;
-	int busy = qmgr_inflight > 0;
+	/* A bounce request holds a message in active/ like a delivery. */
+	int busy = qmgr_inflight > 0 || qmgr_bounce_inflight > 0;
 
 	if (busy != last) {
 		last = busy;

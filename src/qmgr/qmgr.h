@@ -21,7 +21,7 @@
  * scans, moving files into active/), qmgr_message.c (loading a message,
  * deferring recipients, the end of a delivery pass), qmgr_transport.c
  * (transports, queues, the scheduler), qmgr_deliver.c (delivery agent
- * connections).
+ * connections), qmgr_bounce.c (requests to the bounce service).
  */
 #ifndef PETREL_QMGR_H
 #define PETREL_QMGR_H
@@ -48,6 +48,11 @@ struct qmgr_message {
 					 * transports anyway */
 	bool corrupt;			/* an agent found it corrupt */
 	struct buf corrupt_reason;
+	/* The end of the pass (qmgr_message.c), once todo reached 0: */
+	bool finishing;			/* reports asked for, or done */
+	int report_step;		/* the next report to consider */
+	bool expired;			/* older than its queue lifetime */
+	bool keep;			/* a report failed: to deferred/ */
 	struct qmgr_message *prev, *next;	/* the active list */
 };
 
@@ -89,7 +94,11 @@ extern struct event_base *qmgr_base;
 extern int qmgr_active_count;		/* messages in memory */
 extern size_t qmgr_rcpt_count;		/* their recipients (load) */
 extern int qmgr_inflight;		/* deliveries in flight */
-/* Tell the skeleton whether work is outstanding (after each event). */
+extern int qmgr_bounce_inflight;	/* bounce service requests open */
+/*
+ * Tell the skeleton whether work is outstanding (deliveries or bounce
+ * requests in flight); call after each event.
+ */
 void qmgr_busy_update(void);
 /* A one-shot event that runs fn soon (zero timeout); never NULL. */
 struct event *qmgr_event_soon(void (*fn)(void));
@@ -123,11 +132,32 @@ void qmgr_message_activate(const char *id, struct qfile *qf, bool force);
  */
 void qmgr_message_defer_rcpt(struct qmgr_message *msg, size_t i,
     const char *relay, const char *dsn, const char *reason);
-/* n recipients of msg got their result: finish the pass when none is
- * left. */
+/*
+ * n recipients of msg got their result: when none is left, the pass
+ * ends (reports through the bounce service, then deferred/ or removal);
+ * msg may be freed before this returns. A message stays in the active
+ * queue until its reports are done.
+ */
 void qmgr_message_settle(struct qmgr_message *msg, size_t n);
 /* The message's age in seconds (now - arrival). */
 double qmgr_message_age(const struct qmgr_message *msg);
+
+/* qmgr_bounce.c */
+/*
+ * The result of a bounce service request: status 0 (done) or -1 with
+ * why (unreachable, timed out, a malformed answer, the service's own
+ * reason), always called from the event loop.
+ */
+typedef void (*qmgr_bounce_fn)(struct qmgr_message *msg, const char *request,
+    int status, const char *why);
+/*
+ * Ask the bounce service for request (BOUNCE_REQ_*, a static string)
+ * on msg, whose file is in active/, without blocking: done(msg, ...)
+ * runs later, once, from the event loop; msg must stay until then.
+ * Counted in qmgr_bounce_inflight meanwhile.
+ */
+void qmgr_bounce_request(struct qmgr_message *msg, const char *request,
+    qmgr_bounce_fn done);
 
 /* qmgr_transport.c */
 void qmgr_transport_init(void);

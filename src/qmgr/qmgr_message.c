@@ -27,13 +27,25 @@
  *	- recipients left and the message older than maximal_queue_lifetime
  *	  (bounce_queue_lifetime for mail from the null sender; 0: one
  *	  attempt only): the bounce service returns it (EXPIRE), logged
- *	  "ID: from=<sender>, status=expired, returned to sender";
+ *	  "ID: from=<sender>, status=expired, returned to sender". First
+ *	  each undelivered recipient without an entry in defer/ID (its
+ *	  agent could not write one, or it was not tried in this pass) gets
+ *	  one, status 4.4.7, "message expired before delivery; no earlier
+ *	  reason recorded", logged "ID: to=<rcpt>: no delay reason
+ *	  recorded; ...", so that the report names every recipient the
+ *	  sender loses;
  *	- then, if recipients are left (not expired) or a bounce service
- *	  request failed (the service may not even be configured; logged):
- *	  the file goes to deferred/ with its mtime set to the next retry
- *	  time, now + the message's age clamped to [minimal_backoff_time,
- *	  maximal_backoff_time];
+ *	  request failed (the service may not even be configured, or did
+ *	  not answer in time: see qmgr_bounce.c; logged): the file goes to
+ *	  deferred/ with its mtime set to the next retry time, now + the
+ *	  message's age clamped to [minimal_backoff_time,
+ *	  maximal_backoff_time], and the reports are asked for again at the
+ *	  end of its next pass;
  *	- else the logs and the file are removed: "ID: removed".
+ * The requests to the bounce service do not block qmgr (qmgr_bounce.c):
+ * one at a time, each continuing the list above when it is answered.
+ * Meanwhile the message stays in active/ and in the active queue's
+ * counts, and is finished once (finishing).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -51,6 +63,19 @@
 #include "qmgr.h"
 #include "resolve_clnt.h"
 #include "str.h"
+
+/* The reports at the end of a pass, in this order. */
+enum qmgr_report_step {
+	QMGR_REPORT_FLUSH,		/* bounce/ID: failures */
+	QMGR_REPORT_TRACE,		/* trace/ID: successes */
+	QMGR_REPORT_EXPIRE,		/* defer/ID: the message expired */
+	QMGR_REPORT_DONE,		/* then deferred/ or removed */
+};
+
+/* A recipient left without a reason at expiry (RFC 3463 4.4.7). */
+#define QMGR_EXPIRED_DSN	"4.4.7"
+#define QMGR_EXPIRED_REASON	"message expired before delivery; no " \
+				"earlier reason recorded"
 
 static struct qmgr_message *qmgr_active_head, *qmgr_active_tail;
 
@@ -168,22 +193,6 @@ qmgr_log_exists(const char *queue, const char *id)
 	return exists;
 }
 
-static int
-qmgr_bounce_request(const char *request, const char *id)
-{
-	struct buf why;
-	int ret;
-
-	buf_init(&why, 100);
-	ret = bounce_clnt_request(request, MAIL_QUEUE_ACTIVE, id, &why);
-	if (ret < 0)
-		msg_warn("%s: %s request to the %s service failed: %s; the "
-		    "message stays queued", id, request,
-		    var_bounce_service_name, why.data);
-	buf_fini(&why);
-	return ret;
-}
-
 static void
 qmgr_message_quarantine(struct qmgr_message *msg)
 {
@@ -250,47 +259,171 @@ qmgr_message_remove(struct qmgr_message *msg)
 	msg_info("%s: removed", msg->id);
 }
 
-/* The end of a delivery pass; see the comment at the top. */
-static void
-qmgr_message_done(struct qmgr_message *msg)
+/* Compare two offsets, for qsort() and bsearch(). */
+static int
+qmgr_offset_cmp(const void *a, const void *b)
 {
-	long lifetime;
-	bool expired, keep = false;
+	off_t x = *(const off_t *)a, y = *(const off_t *)b;
 
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Before EXPIRE: every recipient still undelivered gets an entry in
+ * defer/ID if it has none (its agent answered RETRY but could not write
+ * its log, or it was not tried in this pass), so that the report lists
+ * it. 0, or -1 (logged): the message must not be returned incomplete.
+ */
+static int
+qmgr_message_expire_log(struct qmgr_message *msg)
+{
+	struct bounce_log_entry *entries, e;
+	const struct qfile_rcpt *rcpt;
+	struct buf why;
+	off_t *offsets;
+	size_t count, i;
+	int ret = 0;
+
+	if (bounce_log_read_all(MAIL_QUEUE_DEFER, msg->id, &entries, &count)
+	    < 0) {
+		msg_warn("%s: read the %s log: %m; the message stays queued",
+		    msg->id, MAIL_QUEUE_DEFER);
+		return -1;
+	}
+	offsets = xreallocarray(NULL, count ? count : 1, sizeof(*offsets));
+	for (i = 0; i < count; i++)
+		offsets[i] = entries[i].offset;
+	qsort(offsets, count, sizeof(*offsets), qmgr_offset_cmp);
+	buf_init(&why, 100);
+	for (i = 0; i < msg->qf.rcpt_count; i++) {
+		rcpt = &msg->qf.rcpts[i];
+		if (rcpt->done || bsearch(&rcpt->offset, offsets, count,
+		    sizeof(*offsets), qmgr_offset_cmp) != NULL)
+			continue;
+		bounce_log_entry_init(&e, rcpt);
+		e.status = QMGR_EXPIRED_DSN;
+		e.action = BOUNCE_LOG_DELAYED;
+		e.reason = QMGR_EXPIRED_REASON;
+		if (bounce_log_append(MAIL_QUEUE_DEFER, msg->id, &e, &why)
+		    < 0) {
+			msg_warn("%s: to=<%s>: %s; the message stays queued",
+			    msg->id, rcpt->addr, why.data);
+			ret = -1;
+			break;
+		}
+		msg_info("%s: to=<%s>: no delay reason recorded; reported as "
+		    "\"%s\"", msg->id, rcpt->addr, QMGR_EXPIRED_REASON);
+	}
+	buf_fini(&why);
+	free(offsets);
+	bounce_log_free_all(entries, count);
+	return ret;
+}
+
+/* The pass is over and its reports too: deferred/ or removed. */
+static void
+qmgr_message_finish(struct qmgr_message *msg)
+{
 	qmgr_message_unlink(msg);
-	if (msg->corrupt) {
-		qmgr_message_quarantine(msg);
-		qmgr_message_free(msg);
-		return;
-	}
-	lifetime = msg->qf.sender[0] != 0 ? var_maximal_queue_lifetime
-	    : var_bounce_queue_lifetime;
-	expired = msg->retry > 0 && qmgr_message_age(msg) >= (double)lifetime;
-
-	if (qmgr_log_exists(MAIL_QUEUE_BOUNCE, msg->id))
-		keep = qmgr_bounce_request(BOUNCE_REQ_FLUSH, msg->id) < 0;
-	if (!keep && (msg->retry == 0 || expired)
-	    && qmgr_log_exists(MAIL_QUEUE_TRACE, msg->id))
-		keep = qmgr_bounce_request(BOUNCE_REQ_TRACE, msg->id) < 0;
-	if (!keep && expired) {
-		keep = qmgr_bounce_request(BOUNCE_REQ_EXPIRE, msg->id) < 0;
-		if (!keep)
-			msg_info("%s: from=<%s>, status=expired, returned to "
-			    "sender", msg->id, msg->qf.sender);
-	}
-	if (keep || (msg->retry > 0 && !expired))
+	if (msg->keep || (msg->retry > 0 && !msg->expired))
 		qmgr_message_to_deferred(msg);
 	else
 		qmgr_message_remove(msg);
 	qmgr_message_free(msg);
 }
 
+static void qmgr_message_report(struct qmgr_message *);
+
+/* qmgr_bounce_fn: a report request is over; go on with the next. */
+static void
+qmgr_message_bounced(struct qmgr_message *msg, const char *request,
+    int status, const char *why)
+{
+	if (status < 0) {
+		msg_warn("%s: %s request to the %s service failed: %s; the "
+		    "message stays queued", msg->id, request,
+		    var_bounce_service_name, why);
+		msg->keep = true;
+	} else if (strcmp(request, BOUNCE_REQ_EXPIRE) == 0) {
+		msg_info("%s: from=<%s>, status=expired, returned to sender",
+		    msg->id, msg->qf.sender);
+	}
+	qmgr_message_report(msg);
+}
+
+/*
+ * The reports of the pass, one request at a time in this order (a
+ * failed one skips the rest), then qmgr_message_finish(). Each request
+ * returns here through qmgr_message_bounced().
+ */
+static void
+qmgr_message_report(struct qmgr_message *msg)
+{
+	for (;;) {
+		switch (msg->report_step++) {
+		case QMGR_REPORT_FLUSH:
+			if (!qmgr_log_exists(MAIL_QUEUE_BOUNCE, msg->id))
+				break;
+			qmgr_bounce_request(msg, BOUNCE_REQ_FLUSH,
+			    qmgr_message_bounced);
+			return;
+		case QMGR_REPORT_TRACE:
+			if (msg->keep || (msg->retry > 0 && !msg->expired)
+			    || !qmgr_log_exists(MAIL_QUEUE_TRACE, msg->id))
+				break;
+			qmgr_bounce_request(msg, BOUNCE_REQ_TRACE,
+			    qmgr_message_bounced);
+			return;
+		case QMGR_REPORT_EXPIRE:
+			if (msg->keep || !msg->expired)
+				break;
+			if (qmgr_message_expire_log(msg) < 0) {
+				msg->keep = true;
+				break;
+			}
+			qmgr_bounce_request(msg, BOUNCE_REQ_EXPIRE,
+			    qmgr_message_bounced);
+			return;
+		default:
+			qmgr_message_finish(msg);
+			return;
+		}
+	}
+}
+
+/*
+ * The end of a delivery pass; see the comment at the top. The message
+ * stays in the active queue (and counts against its limits) until its
+ * reports are done.
+ */
+static void
+qmgr_message_done(struct qmgr_message *msg)
+{
+	long lifetime;
+
+	if (msg->finishing)
+		msg_panic("%s: delivery pass ended twice", msg->id);
+	msg->finishing = true;
+	if (msg->corrupt) {
+		qmgr_message_unlink(msg);
+		qmgr_message_quarantine(msg);
+		qmgr_message_free(msg);
+		return;
+	}
+	lifetime = msg->qf.sender[0] != 0 ? var_maximal_queue_lifetime
+	    : var_bounce_queue_lifetime;
+	msg->expired = msg->retry > 0
+	    && qmgr_message_age(msg) >= (double)lifetime;
+	msg->report_step = QMGR_REPORT_FLUSH;
+	qmgr_message_report(msg);
+}
+
 void
 qmgr_message_settle(struct qmgr_message *msg, size_t n)
 {
-	if (n > msg->todo)
-		msg_panic("%s: %zu results for %zu recipients", msg->id, n,
-		    msg->todo);
+	if (n > msg->todo || msg->finishing)
+		msg_panic("%s: %zu results for %zu recipients%s", msg->id, n,
+		    msg->todo, msg->finishing ? " (pass over)" : "");
 	msg->todo -= n;
 	if (msg->todo == 0)
 		qmgr_message_done(msg);

@@ -34,10 +34,16 @@ delivery; a bounce log that cannot be reported keeps the message; one
 resident qmgr process; crash recovery of active/;
 qmgr_message_active_limit=1 and qmgr_message_recipient_limit;
 maximal_queue_lifetime=0 with and without a bounce service (retried by
-the periodic deferred scan); and end to end with the real local and
-virtual agents into a Maildir.
+the periodic deferred scan); at expiry a recipient whose agent left no
+defer/ entry is reported all the same (4.4.7); a bounce service that
+never answers (FAKE_BOUNCE) does not stop qmgr, which gives up after
+its timeout, defers the message, and waits for the request on a
+reload; and end to end with the real local and virtual agents into a
+Maildir.
 """
 
+import email
+import email.policy
 import json
 import os
 import pwd
@@ -52,12 +58,16 @@ import harness
 import mailsystem
 import qfile_writer as qw
 from harness import wait_for
+from mailproto import QueueFile
 
 ID = mailsystem.ID
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-FAKE_AGENT = r'''#!/usr/bin/python3
-"""A fake delivery agent (see test_qmgr.py): a master single-server."""
+# The start of the fake services: a master single-server's arguments,
+# status pipe (fd 3), listener (fd 4), SIGHUP and -u handling; the body
+# defines serve(conn); FAKE_LOOP accepts clients.
+FAKE_PROLOGUE = r'''#!/usr/bin/python3
+"""A fake Petrel service (see test_qmgr.py): a master single-server."""
 import ctypes, json, os, signal, socket, struct, sys, time
 
 args, rest, i, unpriv = sys.argv[1:], [], 0, False
@@ -114,6 +124,9 @@ def read_request(conn):
         if not chunk:
             return None
         data += chunk
+'''
+
+FAKE_AGENT_BODY = r'''
 
 def reply(conn, status, results="", reason=""):
     conn.sendall(mailproto.attr_encode([("status", status),
@@ -179,6 +192,9 @@ def serve(conn):
         for off in offsets:
             log_entry("defer", req["queue_id"], rcpt_addr(path, off), off)
         answer(0, "R" * len(offsets))
+    elif action == "retry-nolog":
+        # As an agent whose defer/ log write failed: RETRY, no entry.
+        answer(0, "R" * len(offsets))
     elif action == "bounce":
         for off in offsets:
             log_entry("bounce", req["queue_id"], rcpt_addr(path, off), off)
@@ -198,7 +214,9 @@ def serve(conn):
            "pid": os.getpid()}
     with open(os.path.join(ctl, "requests.log"), "a") as f:
         f.write(json.dumps(rec) + "\n")
+'''
 
+FAKE_LOOP = r'''
 listener = socket.socket(fileno=4)
 listener.setblocking(True)
 while True:
@@ -214,6 +232,35 @@ while True:
     if state["hup"]:
         sys.exit(0)
 '''
+
+FAKE_AGENT = FAKE_PROLOGUE + FAKE_AGENT_BODY + FAKE_LOOP
+
+# A fake bounce service (private/bounce, the bounce_clnt.h protocol).
+# Mode "hang": read the request and answer nothing until the client
+# hangs up; "ok": status 0. Each request is logged when it arrives
+# ("start") and when it ends ("answered" or "client hung up").
+FAKE_BOUNCE = FAKE_PROLOGUE + r'''
+def record(req, event):
+    rec = {"id": req["queue_id"], "request": req["request"],
+           "queue_name": req["queue_name"], "event": event,
+           "time": time.time()}
+    with open(os.path.join(ctl, "requests.log"), "a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+def serve(conn):
+    req = read_request(conn)
+    if req is None:
+        return
+    record(req, "start")
+    if mode() == "hang":
+        while conn.recv(4096):
+            pass
+        record(req, "client hung up")
+    else:
+        conn.sendall(mailproto.attr_encode([("status", 0),
+                                            ("reason", "")]))
+        record(req, "answered")
+''' + FAKE_LOOP
 
 MAIN = dict(mailsystem.MAIN)
 MAIN.update({
@@ -237,16 +284,17 @@ MAIN.update({
 
 
 class Agent:
-    """A fake delivery agent service: its control file and request log."""
+    """A fake service (a delivery agent unless told otherwise): its
+    control file and request log."""
 
-    def __init__(self, inst, name):
+    def __init__(self, inst, name, program="fake-agent", text=FAKE_AGENT):
         self.dir = os.path.join(inst.dir, "agent-" + name)
         os.mkdir(self.dir)
         os.chmod(self.dir, 0o777)
-        script = os.path.join(inst.dir, "fake-agent")
+        script = os.path.join(inst.dir, program)
         if not os.path.exists(script):
             with open(script, "w") as f:
-                f.write(FAKE_AGENT)
+                f.write(text)
             os.chmod(script, 0o755)
         inst.add_service(name, "unix", script, f"ctl={self.dir}",
                          f"queue={inst.queue}", f"lib={HERE}", private="-")
@@ -267,12 +315,22 @@ class Agent:
 
 
 def new_instance(**params):
+    """An instance with the fake agents; bounce=True adds the real bounce
+    service, bounce="fake" FAKE_BOUNCE (inst.bounce); qmgr_opts are -o
+    settings of the qmgr service."""
     bounce = params.pop("bounce", False)
+    qmgr_opts = params.pop("qmgr_opts", None)
     p = dict(MAIN)
     p.update(params)
     inst = harness.Instance(**p)
-    mailsystem.add_services(inst, local=False, virtual=False, bounce=False)
-    if bounce:
+    mailsystem.add_services(inst, local=False, virtual=False, bounce=False,
+                            qmgr=qmgr_opts is None)
+    if qmgr_opts is not None:
+        inst.add_service("qmgr", "unix", "qmgr", private="n", wakeup=300,
+                         maxproc=1, opts=qmgr_opts)
+    if bounce == "fake":
+        inst.bounce = Agent(inst, "bounce", "fake-bounce", FAKE_BOUNCE)
+    elif bounce:
         # Postfix's "bounce unix - - n - 0 bounce": private/bounce.
         inst.add_service("bounce", "unix", "bounce", private="-", maxproc=0)
     inst.fake = Agent(inst, "fake")
@@ -824,6 +882,140 @@ def test_bounce_service_reports():
         assert len(inst.crashy.requests(late)) == 1
         for queue in ("defer", "bounce"):
             assert not in_queue(inst, queue, late)
+
+
+def bounce_events(inst, qid):
+    return [(r["request"], r["event"]) for r in inst.bounce.requests(qid)]
+
+
+def test_bounce_service_does_not_block_qmgr():
+    """A bounce service that takes the request and never answers: qmgr
+    goes on delivering other mail meanwhile, gives up after its timeout
+    (ipc_timeout, here 4s through -o), hangs up and defers the message;
+    a reload waits for a request in flight (the old qmgr is busy, it
+    does not leave the message in active/ to the next one); once the
+    service answers the message is finished, once."""
+    with new_instance(bounce="fake", qmgr_opts={"ipc_timeout": "4s"}) \
+            as inst:
+        inst.bounce.mode("hang")
+        inst.crashy.mode("bounce")
+        inst.fake.mode("done")
+        inst.start()
+        gone = plant(inst, ["gone@crash.test"])
+        poke(inst, b"I")
+        assert wait_for(lambda: bounce_events(inst, gone)
+                        == [("flush", "start")]), inst.log()
+        # qmgr is not waiting: the next message is delivered now.
+        other = plant(inst, ["other@example.net"])
+        poke(inst, b"I")
+        wait_removed(inst, other)
+        assert in_queue(inst, "active", gone)
+        assert bounce_events(inst, gone) == [("flush", "start")]
+        timeout = (rf"petrel/qmgr\[\d+\]: warning: {gone}: flush request "
+                   rf"to the bounce service failed: timeout after 4 "
+                   rf"seconds talking to the bounce service; the message "
+                   rf"stays queued$")
+        assert inst.wait_log(timeout, timeout=15), inst.log()
+        wait_deferred(inst, gone)
+        assert wait_for(lambda: bounce_events(inst, gone)[-1]
+                        == ("flush", "client hung up")), inst.log()
+        # Sent after the request (the order of the log lines).
+        log = inst.log()
+        assert log.index(f"{other}: removed") \
+            < log.index(f"{gone}: flush request")
+
+        # Again, and a reload while the request is open.
+        r = inst.petrel("queue", "-i", gone)
+        assert r.returncode == 0, r.stderr
+        assert wait_for(lambda: bounce_events(inst, gone)[-1]
+                        == ("flush", "start")), inst.log()
+        inst.reload()
+        assert inst.wait_log(r"waiting for the previous queue manager",
+                             10), inst.log()
+        assert inst.wait_log(timeout, count=2, timeout=15), inst.log()
+        wait_deferred(inst, gone)
+        assert not inst.grep(r"left over by a previous queue manager")
+
+        # The service answers: the message is finished.
+        inst.bounce.mode("ok")
+        r = inst.petrel("queue", "-i", gone)
+        assert r.returncode == 0, r.stderr
+        wait_removed(inst, gone)
+        assert bounce_events(inst, gone)[-1] == ("flush", "answered")
+        assert [e for e in bounce_events(inst, gone) if e[1] == "start"] \
+            == [("flush", "start")] * 3
+        assert len(inst.grep(rf"{gone}: removed$")) == 1
+        assert len(inst.crashy.requests(gone)) == 1
+        for r in inst.bounce.requests(gone):
+            assert r["queue_name"] == "active"
+
+
+def test_message_waiting_for_bounce_stays_active():
+    """With qmgr_message_active_limit=1, a message waiting for the bounce
+    service holds the only place: the next one is taken only when the
+    request is over (here: timed out)."""
+    with new_instance(bounce="fake", qmgr_message_active_limit="1",
+                      qmgr_opts={"ipc_timeout": "2s"}) as inst:
+        inst.bounce.mode("hang")
+        inst.crashy.mode("bounce")
+        inst.fake.mode("done")
+        inst.start()
+        gone = plant(inst, ["gone@crash.test"])
+        poke(inst, b"I")
+        assert wait_for(lambda: bounce_events(inst, gone)
+                        == [("flush", "start")]), inst.log()
+        other = plant(inst, ["other@example.net"])
+        poke(inst, b"I")
+        failed = f"{gone}: flush request to the bounce service failed"
+        assert inst.wait_log(re.escape(failed), timeout=15), inst.log()
+        wait_removed(inst, other)
+        log = inst.log()
+        assert log.index(failed) < log.index(f"{other}: from="), log
+        wait_deferred(inst, gone)
+
+
+def test_expire_reports_recipients_without_defer_entry():
+    """maximal_queue_lifetime=0 with the real bounce service: one
+    recipient's agent answers RETRY without a defer/ entry (its log
+    write failed), the other's writes one. qmgr adds an entry for the
+    first before EXPIRE, so the returned message lists both."""
+    with new_instance(maximal_queue_lifetime="0", bounce=True) as inst:
+        inst.fake.mode("retry-nolog")
+        inst.crashy.mode("retry")
+        inst.start()
+        qid = plant(inst, ["quiet@example.net", "noisy@crash.test"],
+                    sender="s@nowhere.test")
+        poke(inst, b"I")
+        m = inst.wait_log(rf"petrel/bounce\[\d+\]: {qid}: sender "
+                          rf"non-delivery notification: ({ID})$")
+        assert m, inst.log()
+        assert inst.wait_log(rf"{qid}: from=<s@nowhere\.test>, "
+                             rf"status=expired, returned to sender$")
+        wait_removed(inst, qid)
+        # The report waits in deferred/ (nowhere.test is unreachable).
+        report = m[0].group(1)
+        wait_deferred(inst, report)
+        qf = QueueFile.load(path_of(inst, "deferred", report))
+        msg = email.message_from_bytes(b"\n".join(qf.lines) + b"\n",
+                                       policy=email.policy.default)
+        part = msg.get_payload()[1]
+        assert part.get_content_type() == "message/delivery-status"
+        got = {b["Final-Recipient"]: b for b in part.get_payload()[1:]}
+        assert set(got) == {"rfc822; quiet@example.net",
+                            "rfc822; noisy@crash.test"}, got
+        quiet = got["rfc822; quiet@example.net"]
+        assert quiet["Action"] == "failed" and quiet["Status"] == "4.4.7"
+        assert quiet["Diagnostic-Code"] == ("X-Petrel; message expired "
+                                            "before delivery; no earlier "
+                                            "reason recorded")
+        noisy = got["rfc822; noisy@crash.test"]
+        assert noisy["Status"] == "4.0.0"
+        assert "fake agent: try later" in noisy["Diagnostic-Code"]
+        assert inst.grep(rf"petrel/qmgr\[\d+\]: {qid}: "
+                         rf"to=<quiet@example\.net>: no delay reason "
+                         rf"recorded; reported as \"message expired before "
+                         rf"delivery; no earlier reason recorded\"$")
+        assert not inst.grep(rf"{qid}: to=<noisy@crash\.test>: no delay")
 
 
 def test_end_to_end_local_delivery():
