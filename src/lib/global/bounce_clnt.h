@@ -36,8 +36,10 @@
  * postmaster (bounce_notice_recipient) gets a copy of every failure
  * report's headers.
  *
- * The client (qmgr) side is synchronous with a timeout (ipc_timeout, at
- * most daemon_timeout): report generation reads at most
+ * bounce_clnt_request() is a synchronous client with a timeout
+ * (ipc_timeout, at most daemon_timeout), for tools and tests; qmgr,
+ * which must never block, speaks the same protocol on its event loop
+ * (src/qmgr/qmgr_bounce.c). Report generation reads at most
  * bounce_size_limit bytes of the message, so a request is short.
  */
 #ifndef PETREL_BOUNCE_CLNT_H
