@@ -33,6 +33,11 @@
  * message per envelope sender once the recipient is expanded
  * (local_resubmit.c). deliver_request_finish() keeps the worst outcome.
  *
+ * mailbox_transport and fallback_transport are "transport[:nexthop]"
+ * as in Postfix: the delivery is passed (deliver_pass()) to the
+ * master.cf service transport with that next hop, or with the
+ * request's own when there is none.
+ *
  * Lookups fold case: the local part is lowercased for alias_maps, the
  * password file and duplicate elimination.
  */
@@ -275,6 +280,59 @@ local_pop(struct local_delivery *dl)
 	argv_truncate(dl->stack, dl->stack->argc - 1);
 }
 
+/* The longest transport name in mailbox_transport/fallback_transport. */
+#define LOCAL_TRANSPORT_MAX	64
+
+/* A master.cf service name: letters, digits, '-', '_', '.'. */
+static bool
+local_transport_ok(const char *name, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > LOCAL_TRANSPORT_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z')
+		    || (name[i] >= 'A' && name[i] <= 'Z')
+		    || (name[i] >= '0' && name[i] <= '9')
+		    || name[i] == '-' || name[i] == '_' || name[i] == '.'))
+			return false;
+	return true;
+}
+
+/*
+ * Hand st's mailbox delivery to value, "transport[:nexthop]" from
+ * parameter param (Postfix's syntax: "lmtp:unix:/run/dovecot/lmtp",
+ * "virtual:example.com"); without a nexthop (or an empty one) the
+ * request's own goes with it. A bad transport name defers.
+ */
+static void
+local_pass(struct local_state *st, const char *param, const char *value)
+{
+	const char *colon = strchr(value, ':');
+	size_t len = colon != NULL ? (size_t)(colon - value) : strlen(value);
+	struct buf transport, shown;
+
+	buf_init(&transport, 32);
+	if (!local_transport_ok(value, len)) {
+		buf_init(&shown, 64);
+		str_printable(&shown, value, strlen(value));
+		msg_warn("parameter %s: bad transport name in \"%s\" "
+		    "(expected letters, digits, '-', '_', '.', at most %d, "
+		    "then an optional \":nexthop\")", param, shown.data,
+		    LOCAL_TRANSPORT_MAX);
+		local_statusf(st, DELIVER_DEFER, NULL, "4.3.5",
+		    "mail system configuration error");
+		buf_fini(&shown);
+	} else {
+		buf_setn(&transport, value, len);
+		(void)deliver_pass(st->dl->req, st->dl->index, transport.data,
+		    colon != NULL && colon[1] != 0 ? colon + 1 : NULL,
+		    st->addr);
+	}
+	buf_fini(&transport);
+}
+
 /* Step 5: nobody of that name. */
 static void
 local_unknown(struct local_state *st)
@@ -282,8 +340,7 @@ local_unknown(struct local_state *st)
 	struct buf relay, why;
 
 	if (*var_fallback_transport != 0) {
-		(void)deliver_pass(st->dl->req, st->dl->index,
-		    var_fallback_transport, st->addr);
+		local_pass(st, "fallback_transport", var_fallback_transport);
 		return;
 	}
 	if (*local_vars_raw("luser_relay") != 0 && st->dl->luser_relayed == 0) {
@@ -323,8 +380,7 @@ local_mailbox_switch(struct local_state *st, struct local_rights *user,
 	if (!local_once(st->dl, "mailbox", st->a.local.data))
 		return;
 	if (*var_mailbox_transport != 0) {
-		(void)deliver_pass(st->dl->req, st->dl->index,
-		    var_mailbox_transport, st->addr);
+		local_pass(st, "mailbox_transport", var_mailbox_transport);
 		return;
 	}
 	if (found)

@@ -62,8 +62,9 @@ struct local_rights {
 	char *name;		/* USER, LOGNAME */
 	char *home;		/* HOME */
 	char *shell;		/* SHELL */
-	bool root;		/* root's password entry, with uid/gid
-				 * replaced by default_privs' */
+	bool root;		/* root's password entry (uid 0): its
+				 * mailbox is written as root, its files
+				 * and commands get default_privs' IDs */
 };
 
 /* An address taken apart (local_addr.c). */
@@ -180,14 +181,18 @@ void local_expand_address(struct local_state *st, const char *addr,
     bool propagate);
 
 /* local_mailbox.c */
-/* Deliver into the Maildir dir as rights ("delivered to maildir"). */
+/*
+ * Deliver into the Maildir dir as rights ("delivered to maildir"),
+ * from local_privs_mailbox() or local_privs_safe().
+ */
 void local_maildir(struct local_state *st, const char *dir,
     const struct local_rights *rights, const char *to);
 /* Mailbox delivery for an existing user. */
 void local_mailbox(struct local_state *st, const struct local_rights *user);
 /*
- * Look a user up: 1 found (rights filled; root gets default_privs
- * rights but keeps its name and home), 0 unknown, -1 error (why).
+ * Look a user up: 1 found (rights filled, root's with uid 0 and root
+ * set: local_privs_safe() gives files and commands default_privs' IDs),
+ * 0 unknown, -1 error (why).
  */
 int local_user(const char *name, struct local_rights *r, struct buf *why);
 void local_rights_fini(struct local_rights *r);
@@ -220,10 +225,28 @@ void local_privs_init(void);
 int local_privs_enter(const struct local_rights *r);
 /* Back to mail_owner (fatal when impossible). */
 void local_privs_leave(void);
-/* Effective root, for creating a spool mailbox; leave as above. */
+/* Effective root (reading root's .forward); leave as above. */
 void local_privs_root(void);
-/* The rights for running things: never root (default_privs instead). */
+/*
+ * The rights for running commands and writing files: never root
+ * (default_privs' uid and gid instead, with r's name, home and shell;
+ * default_privs' gid for gid 0). The result may point to static
+ * storage, valid until the next call.
+ */
 const struct local_rights *local_privs_safe(const struct local_rights *r);
+/*
+ * The rights that write r's own mailbox: r for root's password entry
+ * (root's mailbox is root's), else as local_privs_safe().
+ */
+const struct local_rights *local_privs_mailbox(const struct local_rights *r);
+/* Enter rights from local_privs_mailbox() (root allowed); -1: errno. */
+int local_privs_enter_mailbox(const struct local_rights *r);
+/*
+ * Effective uid with gid as the only group, root included: for the
+ * steps of a spool mailbox delivery that need the spool directory's
+ * rights (local_mailbox.c) and nothing else. -1: errno.
+ */
+int local_privs_enter_ids(uid_t uid, gid_t gid);
 
 /* local_msg.c */
 /* Look at the message once per request: its Delivered-To: headers. */

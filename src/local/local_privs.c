@@ -12,12 +12,20 @@
  * local_privs_leave() goes back to mail_owner (Postfix's set_eugid()).
  * If going back fails the process exits: carrying on with someone
  * else's rights is not an option. Commands get all their IDs set in
- * their child process (local_command.c). local_privs_root() is for the
- * one thing root does itself: creating a spool mailbox for its user.
+ * their child process (local_command.c).
  *
- * Nothing runs as root: local_privs_safe() hands out default_privs for
- * rights with uid 0 (and default_privs' group for gid 0), and
- * local_privs_enter() refuses uid 0 outright.
+ * Mailboxes are written with their owner's rights, root's included, as
+ * Postfix does: local_privs_mailbox() says whose rights write a
+ * recipient's mailbox, and local_privs_enter_mailbox() takes them
+ * (root's password entry gets root). Spool directories that users
+ * cannot write to need more for creating the lock file and a missing
+ * mailbox: local_privs_enter_ids() takes a user with a directory's
+ * group, or root (local_mailbox.c), for those steps alone.
+ *
+ * Nothing else runs as root: local_privs_safe() hands out default_privs'
+ * uid and gid for rights with uid 0 (and default_privs' group for gid
+ * 0): commands and files on root's behalf, and local_privs_enter()
+ * refuses uid 0 outright.
  *
  * Run unprivileged (a test or development instance), there is nothing
  * to switch: these are no-ops, everything runs as the instance user,
@@ -85,6 +93,42 @@ local_privs_enter(const struct local_rights *r)
 	return 0;
 }
 
+int
+local_privs_enter_ids(uid_t uid, gid_t gid)
+{
+	int err;
+
+	if (!local_root)
+		return 0;
+	if (local_privs_set(uid, gid) < 0) {
+		err = errno;
+		local_privs_leave();
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+int
+local_privs_enter_mailbox(const struct local_rights *r)
+{
+	if (!local_root || r->uid != 0)
+		return local_privs_enter(r);
+	/* Only root's own password entry writes as root. */
+	if (!r->root)
+		msg_panic("local_privs_enter_mailbox: uid 0 without root's "
+		    "password entry");
+	return local_privs_enter_ids(0, r->gid);
+}
+
+const struct local_rights *
+local_privs_mailbox(const struct local_rights *r)
+{
+	if (local_root && r->uid == 0 && r->root)
+		return r;
+	return local_privs_safe(r);
+}
+
 void
 local_privs_root(void)
 {
@@ -110,15 +154,23 @@ local_privs_safe(const struct local_rights *r)
 
 	/* Unprivileged, whatever we do is done as ourselves. */
 	if (!local_root) {
-		fixed = *r;
+		if (r != &fixed)
+			fixed = *r;
 		fixed.uid = geteuid();
 		fixed.gid = getegid();
 		return &fixed;
 	}
-	if (r->uid == 0)
-		return &local_default_privs;
+	/* root: default_privs' IDs, root's name and home (local(8)). */
+	if (r->uid == 0) {
+		if (r != &fixed)
+			fixed = *r;
+		fixed.uid = local_default_privs.uid;
+		fixed.gid = local_default_privs.gid;
+		return &fixed;
+	}
 	if (r->gid == 0) {
-		fixed = *r;
+		if (r != &fixed)
+			fixed = *r;
 		fixed.gid = local_default_privs.gid;
 		return &fixed;
 	}

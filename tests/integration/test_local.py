@@ -21,10 +21,14 @@ owner ignored), mbox (From_ line, >From quoting, Return-Path,
 X-Original-To, Delivered-To), Maildir (home_mailbox), mailbox_command
 (environment, exit 75 defers, 67 bounces, time limit), address
 extensions, unknown users (5.1.1), luser_relay, fallback_transport and
-mailbox_transport (passing), Delivered-To loops, double-bounce
+mailbox_transport (passing, "transport:nexthop" with the next hop in the
+pass request, a bad transport name), Delivered-To loops, double-bounce
 discarded, unwritable and foreign-owned mailboxes, mailbox_size_limit,
 and, as root, delivery as real system users (created here with useradd
-and removed afterwards) with root's own mail never written as root.
+and removed afterwards), root's own mailbox written as root while its
+mailbox_command runs as default_privs, and spool directories the users
+cannot write to (2775 with a group made here, 755 root): lock file and
+new mailbox made with the directory's rights, no warning.
 
 As root the agent takes the users' rights; as an ordinary user it runs
 as itself, and only the tests that need no other user run (with the
@@ -37,9 +41,11 @@ import os
 import pwd
 import re
 import shutil
+import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -496,21 +502,102 @@ def test_foreign_mailbox_without_strict_ownership(make, users):
 
 
 @need_root
-def test_root_mail_not_written_as_root(make):
+def test_root_mailbox_is_roots(make):
+    """local(8): root's mailbox (spool file or Maildir) is written as
+    root; a mailbox_command for root runs with default_privs' IDs and
+    root's name and home."""
     nobody = User("nobody")
     lo = make().start()
-    qid = lo.deliver(["root@example.com"], want="D")
-    lo.status(qid, "root@example.com", "sent", "delivered to mailbox")
     box = os.path.join(lo.spool, "root")
+    for n in (1, 2):
+        qid = lo.deliver(["root@example.com"], want="D")
+        lo.status(qid, "root@example.com", "sent", "delivered to mailbox")
+        assert len(lo.mbox(box)) == n
     st = os.stat(box)
-    assert (st.st_uid, st.st_gid) == (nobody.uid, nobody.gid)
-    # A root-owned mailbox is not written into by default_privs.
-    os.unlink(box)
-    write(box, "", 0o600)
-    qid = lo.deliver(["root@example.com"], want="R")
-    lo.status(qid, "root@example.com", "deferred",
-              f"destination {box} is not owned by recipient")
-    assert os.path.getsize(box) == 0
+    assert (st.st_uid, st.st_gid) == (0, 0)
+    assert stat.S_IMODE(st.st_mode) == 0o600
+    check_message(lo.mbox(box)[0], "root@example.com")
+    assert not os.path.exists(box + ".lock")
+
+    # A Maildir (mail_spool_directory ending in '/') is root's too.
+    md = make()
+    md.inst.set_main(mail_spool_directory=md.spool + "/")
+    md.start()
+    qid = md.deliver(["root@example.com"], want="D")
+    md.status(qid, "root@example.com", "sent", "delivered to maildir")
+    (name,) = os.listdir(os.path.join(md.spool, "root", "new"))
+    st = os.stat(os.path.join(md.spool, "root", "new", name))
+    assert (st.st_uid, st.st_gid) == (0, 0)
+
+    # Commands on root's behalf: default_privs.
+    cmd = make()
+    cmd.inst.append_main(f"mailbox_command = id -u > {cmd.out}/uid; "
+                         f"echo \"$USER $HOME\" > {cmd.out}/env\n")
+    cmd.start()
+    qid = cmd.deliver(["root@example.com"], want="D")
+    cmd.status(qid, "root@example.com", "sent")
+    assert open(f"{cmd.out}/uid").read().strip() == str(nobody.uid)
+    assert open(f"{cmd.out}/env").read().strip() == \
+        f"root {pwd.getpwnam('root').pw_dir}"
+    assert not os.path.exists(os.path.join(cmd.spool, "root"))
+
+
+@pytest.fixture(scope="module")
+def spool_group():
+    """A group made for this module (root): the spool directory's."""
+    if not ROOT:
+        yield None
+        return
+    name = None
+    for suffix in ("", "a", "b", "c"):
+        name = f"plg{os.getpid() % 100000}{suffix}"
+        r = subprocess.run(["groupadd", name], capture_output=True)
+        if r.returncode != 9:           # 9: the name exists
+            break
+    assert r.returncode == 0, r.stderr
+    try:
+        yield grp.getgrnam(name)
+    finally:
+        subprocess.run(["groupdel", name], capture_output=True)
+
+
+@need_root
+@pytest.mark.parametrize("spool", ["2775 group", "755 root"])
+def test_spool_directory_rights(make, users, spool_group, spool):
+    """As Postfix: the lock file and a new mailbox are made with the
+    rights that can write into the spool directory (the user with the
+    directory's group, or root); the message is written as the user."""
+    u = users[0]
+    lo = make()
+    if spool == "2775 group":
+        os.chown(lo.spool, 0, spool_group.gr_gid)
+        os.chmod(lo.spool, 0o2775)
+        gid = spool_group.gr_gid
+    else:
+        os.chown(lo.spool, 0, 0)
+        os.chmod(lo.spool, 0o755)
+        gid = u.gid
+    lo.start()
+    box = os.path.join(lo.spool, u.name)
+    for n in (1, 2):                    # created, then appended to
+        qid = lo.deliver([addr(u)], want="D")
+        lo.status(qid, addr(u), "sent", "delivered to mailbox")
+        assert len(lo.spool_mbox(u)) == n
+    st = os.stat(box)
+    assert (st.st_uid, st.st_gid) == (u.uid, gid)
+    assert stat.S_IMODE(st.st_mode) == 0o600
+    # The lock was made and removed: no warning, nothing left behind.
+    assert not lo.inst.grep(r"cannot create lock file"), lo.inst.log()
+    assert not lo.inst.grep(r"warning:"), lo.inst.log()
+    assert os.listdir(lo.spool) == [u.name]
+    # And it is a lock: one held by someone else defers.
+    write(box + ".lock", "", 0o644)
+    qid = lo.deliver([addr(u)], want="R")
+    line = lo.status(qid, addr(u), "deferred")
+    assert f"lock file {box}.lock is held by another process" in line
+    assert os.path.exists(box + ".lock")
+    os.unlink(box + ".lock")
+    assert len(lo.spool_mbox(u)) == 2
 
 
 # ---- files, commands, includes ------------------------------------------
@@ -808,6 +895,111 @@ def test_passing_to_missing_transport_defers(make, users, param):
     (e,) = lo.log_entries("defer", qid)
     assert e["status"].startswith("4.")
     assert not os.path.exists(os.path.join(lo.spool, u.name))
+
+
+class FakeAgent:
+    """A delivery agent at private/NAME: answers DONE to one request and
+    keeps its attributes."""
+
+    def __init__(self, lo, name):
+        path = lo.path("queue", "private", name)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.sock.listen(1)
+        self.sock.settimeout(30)
+        self.got = None
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            conn, _ = self.sock.accept()
+            with conn:
+                conn.settimeout(30)
+                data = b""
+                pairs, _ = mailproto.attr_parse(data)
+                while pairs is None:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                    pairs, _ = mailproto.attr_parse(data)
+                self.got = {n: v.decode() for n, v in pairs}
+                conn.sendall(mailproto.encode(("status", 0),
+                                              ("results", "D"),
+                                              ("reason", "")))
+        finally:
+            self.sock.close()
+
+    def request(self):
+        self.thread.join(30)
+        return self.got
+
+
+def test_fallback_transport_with_nexthop(make):
+    """fallback_transport = transport:nexthop, as lmtp:unix:/path: the
+    pass request goes to private/transport with that next hop."""
+    lo = make(fallback_transport="fake:unix:/run/dovecot/lmtp").start()
+    agent = FakeAgent(lo, "fake")
+    qid = lo.deliver(["stranger@example.com"], want="D")
+    got = agent.request()
+    assert got is not None, lo.inst.log()
+    assert got["nexthop"] == "unix:/run/dovecot/lmtp", got
+    assert got["flags"] == "1" and got["queue_id"] == qid, got
+    assert got["addresses"] == "stranger@example.com", got
+
+
+def test_mailbox_transport_with_nexthop(make, users):
+    """mailbox_transport = virtual:example.org: the virtual agent
+    delivers (it is not "private/virtual:example.org")."""
+    u = users[0]
+    lo = make(recipient_delimiter="+")
+    base = lo.path("vmail")
+    os.mkdir(base)
+    if ROOT:
+        os.chown(base, u.uid, u.gid)
+    maps = lo.path("etc", "vmailbox")
+    write(maps, f"{addr(u)} {u.name}/Maildir/\n")
+    lo.inst.set_main(mailbox_transport="virtual:example.org",
+                     virtual_mailbox_base=base,
+                     virtual_mailbox_maps="texthash:" + maps,
+                     virtual_uid_maps=f"static:{u.uid}",
+                     virtual_gid_maps=f"static:{u.gid}",
+                     virtual_minimum_uid="1")
+    lo.inst.add_service("virtual", "unix",
+                        agent_program(lo.inst, "virtual"), private="-",
+                        unpriv="n")
+    lo.write_aliases(f"team: {u.name}\n")
+    lo.start()
+    qid = lo.deliver(["team@example.com"], want="D")
+    line = mailsystem.wait_status(lo.inst, qid, addr(u), "sent")
+    assert "relay=virtual," in line and "orig_to=<team@example.com>" in line
+    assert "delivered to maildir" in line, line
+    md = mailbox.Maildir(os.path.join(base, u.name, "Maildir"),
+                         factory=None, create=False)
+    (m,) = [md.get_message(k) for k in md.keys()]
+    assert m["X-Original-To"] == "team@example.com"
+    assert not os.path.exists(os.path.join(lo.spool, u.name))
+    assert not lo.inst.grep(r"private/virtual:"), lo.inst.log()
+
+
+@pytest.mark.parametrize("param,value", [
+    ("mailbox_transport", "bad/name"),
+    ("fallback_transport", ":example.org"),
+    ("mailbox_transport", "x" * 65),
+])
+def test_bad_transport_name_defers(make, users, param, value):
+    lo = make(**{param: value}).start()
+    rcpt = addr(users[0]) if param == "mailbox_transport" \
+        else "stranger@example.com"
+    qid = lo.deliver([rcpt], want="R")
+    line = lo.status(qid, rcpt, "deferred",
+                     "mail system configuration error")
+    assert "dsn=4.3.5" in line, line
+    lo.warning(f"parameter {param}: bad transport name in "
+               f"{re.escape(chr(34) + value + chr(34))}")
+    assert not os.path.exists(os.path.join(lo.spool, users[0].name))
 
 
 # ---- end to end: sendmail, pickup, cleanup, qmgr, local, bounce ------------

@@ -616,7 +616,7 @@ deliver_timeout_ms(void)
 
 enum deliver_action
 deliver_pass(struct deliver_request *req, size_t i, const char *transport,
-    const char *addr)
+    const char *nexthop, const char *addr)
 {
 	struct deliver_rcpt *dr;
 	struct attr_list reply;
@@ -652,7 +652,8 @@ deliver_pass(struct deliver_request *req, size_t i, const char *transport,
 	s = stream_new(fd);
 	stream_set_timeout(s, deliver_timeout_ms());
 	deliver_request_encode(&msgbuf, DELIVER_FLAG_PASS, req->queue_name,
-	    req->queue_id, req->nexthop, &dr->rcpt->offset, 1,
+	    req->queue_id, nexthop != NULL ? nexthop : req->nexthop,
+	    &dr->rcpt->offset, 1,
 	    &req->queue_time, addrs);
 	if (stream_write(s, msgbuf.data, msgbuf.len) < 0
 	    || stream_flush(s) < 0) {

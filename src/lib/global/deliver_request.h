@@ -37,13 +37,15 @@
  *
  * Passing on. The local agent hands mailbox deliveries to another
  * transport (mailbox_transport, fallback_transport) with deliver_pass():
- * the same request over private/<transport>, with DELIVER_FLAG_PASS and
- * the address it resolved (an alias may have expanded "all@x" to
- * "bob@x"). The receiving agent delivers to that address, logs and
- * writes bounce/defer/trace entries as usual (orig_to= the queue file
- * recipient), but does not mark anything done: it only answers DONE or
- * RETRY, and the passing agent combines that with its other outcomes
- * for the same recipient. A pass request is never passed on again.
+ * the same request over private/<transport>, with DELIVER_FLAG_PASS, the
+ * next hop the parameter names (mailbox_transport = virtual:example.org)
+ * or else the request's own, and the address it resolved (an alias may
+ * have expanded "all@x" to "bob@x"). The receiving agent delivers to
+ * that address, logs and writes bounce/defer/trace entries as usual
+ * (orig_to= the queue file recipient), but does not mark anything done:
+ * it only answers DONE or RETRY, and the passing agent combines that
+ * with its other outcomes for the same recipient. A pass request is
+ * never passed on again.
  *
  * Outcomes. For each recipient the agent calls deliver_status() one or
  * more times (local: once per destination an alias expands to), then
@@ -190,7 +192,9 @@ int deliver_status(struct deliver_request *req, size_t i,
 
 /*
  * Pass the delivery of recipient i to address addr on to transport
- * (a master.cf service name; see "Passing on") and wait for its answer
+ * (a master.cf service name; see "Passing on") with next hop nexthop
+ * (the "unix:/run/dovecot/lmtp" of "lmtp:unix:/run/dovecot/lmtp"; NULL:
+ * the request's own), and wait for its answer
  * (at most daemon_timeout). The other agent logs the outcome; here it
  * only counts for the recipient (DONE: sent or bounced there, RETRY:
  * deferred there). When the transport cannot be reached or answers
@@ -200,7 +204,7 @@ int deliver_status(struct deliver_request *req, size_t i,
  * is deferred with a warning (a configuration loop).
  */
 enum deliver_action deliver_pass(struct deliver_request *req, size_t i,
-    const char *transport, const char *addr);
+    const char *transport, const char *nexthop, const char *addr);
 
 /*
  * Mark done the recipients without a defer outcome (a recipient for

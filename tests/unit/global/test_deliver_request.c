@@ -12,10 +12,12 @@
  * Covered: the request round trip; outcomes to the bounce/defer/trace
  * logs and the done marking in the file; a recipient done before is
  * answered DONE without delivery; a recipient without an outcome is
- * deferred; passed addresses (DELIVER_FLAG_PASS marks nothing); and a
- * table of malformed requests (bad names, offsets that are not RCPT
- * records, duplicates, unknown attributes, a missing or corrupt queue
- * file) with the status each must get.
+ * deferred; passed addresses (DELIVER_FLAG_PASS marks nothing); the
+ * next hop deliver_pass() sends (given, or the request's own) to a fake
+ * agent in a child process; and a table of malformed requests (bad
+ * names, offsets that are not RCPT records, duplicates, unknown
+ * attributes, a missing or corrupt queue file) with the status each
+ * must get.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +33,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -294,8 +298,8 @@ test_no_outcome_and_pass(void **state)
 	assert_int_equal(deliver_status(req, 1, DELIVER_SENT, NULL, "2.0.0",
 	    "delivered"), 0);
 	/* A passed request is not passed on again. */
-	assert_int_equal(deliver_pass(req, 1, "virtual", "z@example.org"),
-	    DELIVER_DEFER);
+	assert_int_equal(deliver_pass(req, 1, "virtual", NULL,
+	    "z@example.org"), DELIVER_DEFER);
 	assert_int_equal(deliver_request_finish(s, req), 0);
 	stream_free(s);
 	get_reply(client, 2, &status, &results, &reason);
@@ -307,12 +311,105 @@ test_no_outcome_and_pass(void **state)
 	s = send_request(0, offs, 1, NULL, &client);
 	req = deliver_request_read(s, "test");
 	assert_non_null(req);
-	assert_int_equal(deliver_pass(req, 0, "nonexistent", "a@example.org"),
-	    DELIVER_DEFER);
+	assert_int_equal(deliver_pass(req, 0, "nonexistent", NULL,
+	    "a@example.org"), DELIVER_DEFER);
 	assert_int_equal(deliver_request_finish(s, req), 0);
 	stream_free(s);
 	get_reply(client, 1, &status, &results, &reason);
 	assert_string_equal(results.data, "R");
+	buf_fini(&results);
+	buf_fini(&reason);
+}
+
+/*
+ * A fake agent at private/fake that takes one pass request and answers
+ * DONE; it exits 0 when the request carried nexthop want and the
+ * address addr, 1 otherwise. Returns its process ID.
+ */
+static pid_t
+fake_agent(const char *want, const char *addr)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	const struct buf *nexthop, *addrs;
+	struct attr_list list;
+	struct stream *s;
+	int lfd, fd, ok;
+	pid_t pid;
+
+	(void)mkdir("private", 0700);
+	(void)unlink("private/fake");
+	memcpy(sun.sun_path, "private/fake", sizeof("private/fake"));
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid > 0) {
+		close(lfd);
+		return pid;
+	}
+	alarm(30);			/* never outlive a failed test */
+	if ((fd = accept(lfd, NULL, NULL)) < 0)
+		_exit(2);
+	s = stream_new(fd);
+	attr_list_init(&list);
+	if (attr_recv_message(s, &list) < 0)
+		_exit(2);
+	nexthop = attr_list_get(&list, DELIVER_ATTR_NEXTHOP);
+	addrs = attr_list_get(&list, DELIVER_ATTR_ADDRS);
+	ok = nexthop != NULL && strcmp(nexthop->data, want) == 0
+	    && addrs != NULL && strcmp(addrs->data, addr) == 0;
+	if (attr_send(s, A_NUM(DELIVER_ATTR_STATUS, DELIVER_STAT_OK),
+	    A_STR(DELIVER_ATTR_RESULTS, "D"),
+	    A_STR(DELIVER_ATTR_REASON, ""), A_END) < 0)
+		_exit(2);
+	_exit(ok ? 0 : 1);
+}
+
+/* The next hop of a pass: the one given, or the request's own. */
+static void
+test_pass_nexthop(void **state)
+{
+	const off_t offs[] = {test_offsets[0]};
+	static const struct {
+		const char *label;
+		const char *nexthop;	/* given to deliver_pass() */
+		const char *want;	/* seen by the agent */
+	} cases[] = {
+		{"given", "unix:/run/dovecot/lmtp", "unix:/run/dovecot/lmtp"},
+		{"domain", "example.org", "example.org"},
+		{"request's own", NULL, "example.com"},
+	};
+	struct deliver_request *req;
+	struct buf results, reason;
+	struct stream *s;
+	int client, status, wstatus;
+	size_t i;
+	pid_t pid;
+
+	(void)state;
+	buf_init(&results, 8);
+	buf_init(&reason, 8);
+	for (i = 0; i < NELEM(cases); i++) {
+		write_queue_file();		/* alice not done yet */
+		pid = fake_agent(cases[i].want, "a@example.org");
+		s = send_request(0, offs, 1, NULL, &client);
+		req = deliver_request_read(s, "test");
+		assert_non_null(req);
+		if (deliver_pass(req, 0, "fake", cases[i].nexthop,
+		    "a@example.org") != DELIVER_SENT)
+			fail_msg("case \"%s\": not passed", cases[i].label);
+		assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+		if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
+			fail_msg("case \"%s\": the agent did not see nexthop "
+			    "\"%s\" (status %d)", cases[i].label,
+			    cases[i].want, wstatus);
+		assert_int_equal(deliver_request_finish(s, req), 0);
+		stream_free(s);
+		get_reply(client, 1, &status, &results, &reason);
+		assert_string_equal(results.data, "D");
+	}
 	buf_fini(&results);
 	buf_fini(&reason);
 }
@@ -506,6 +603,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_outcome_and_pass,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pass_nexthop, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_destination_in_reason,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup,
