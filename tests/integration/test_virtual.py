@@ -553,8 +553,23 @@ def test_dot_lock(make):
     assert not os.path.exists(os.path.join(v.base, "carol.mbox")) or \
         os.path.getsize(os.path.join(v.base, "carol.mbox")) == 0
     # Without dotlock in virtual_mailbox_lock, fcntl alone is used.
+    # (An agent started before the reload may still take one more
+    # request with the old settings: wait until it is gone.)
+    def agents():
+        out = []
+        for pid in v.inst.children():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f.read().split(b"\0")[0].endswith(b"/virtual"):
+                        out.append(pid)
+            except OSError:
+                pass
+        return out
+
+    old = agents()
     v.inst.set_main(virtual_mailbox_lock="fcntl")
     v.inst.reload()
+    assert harness.wait_for(lambda: not set(old) & set(agents()), 10)
     qid, path, _ = v.deliver(["carol@example.com"], want="D")
     v.status(qid, "carol@example.com", "sent", "delivered to mailbox")
     assert os.path.exists(lock)
