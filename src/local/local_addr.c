@@ -39,24 +39,6 @@ local_addr_fini(struct local_addr *a)
 	buf_fini(&a->delim);
 }
 
-/* The last '@' outside quotes, or len. */
-static size_t
-local_addr_at(const char *p, size_t len)
-{
-	bool quoted = false;
-	size_t i, at = len;
-
-	for (i = 0; i < len; i++) {
-		if (quoted && p[i] == '\\' && i + 1 < len)
-			i++;
-		else if (p[i] == '"')
-			quoted = !quoted;
-		else if (p[i] == '@' && !quoted)
-			at = i;
-	}
-	return at;
-}
-
 void
 local_addr_unquote(struct buf *out, const char *p, size_t len)
 {
@@ -76,7 +58,7 @@ local_addr_unquote(struct buf *out, const char *p, size_t len)
 void
 local_addr_parse(struct local_addr *a, const char *addr)
 {
-	size_t len = strlen(addr), at = local_addr_at(addr, len);
+	size_t len = strlen(addr), at = mail_addr_find_at(addr, len);
 	struct buf bare, ext;
 
 	buf_reset(&a->local);
@@ -94,7 +76,7 @@ local_addr_parse(struct local_addr *a, const char *addr)
 	buf_init(&ext, 16);
 	if (mail_addr_split_ext(addr, &bare, &ext) && ext.len > 0) {
 		local_addr_unquote(&a->user, bare.data,
-		    local_addr_at(bare.data, bare.len));
+		    mail_addr_find_at(bare.data, bare.len));
 		str_lower(a->user.data);
 		buf_setn(&a->delim, ext.data, 1);
 		buf_setn(&a->ext, ext.data + 1, ext.len - 1);

@@ -85,31 +85,6 @@ struct resolve_inaddr {
 static struct resolve_inaddr *resolve_inaddrs;
 static size_t resolve_inaddr_count;
 
-/*
- * Next list element: separators split, except inside {...} so that
- * inline:{a=b, c=d} stays one element. NULL when none is left.
- */
-static const char *
-resolve_next_token(const char *cp, struct buf *tok)
-{
-	int depth = 0;
-
-	cp += strspn(cp, RESOLVE_LIST_SEPS);
-	if (*cp == 0)
-		return NULL;
-	buf_reset(tok);
-	for (; *cp != 0; cp++) {
-		if (depth == 0 && strchr(RESOLVE_LIST_SEPS, *cp) != NULL)
-			break;
-		if (*cp == '{')
-			depth++;
-		else if (*cp == '}' && depth > 0)
-			depth--;
-		buf_putc(tok, *cp);
-	}
-	return cp;
-}
-
 static void
 domain_list_init(struct domain_list *l, const char *value)
 {
@@ -119,7 +94,7 @@ domain_list_init(struct domain_list *l, const char *value)
 	size_t cap = 0;
 
 	buf_init(&tok, 64);
-	while ((cp = resolve_next_token(cp, &tok)) != NULL) {
+	while ((cp = str_token_braced(cp, RESOLVE_LIST_SEPS, &tok)) != NULL) {
 		if (l->count == cap) {
 			cap = cap ? cap * 2 : 4;
 			l->pats = xreallocarray(l->pats, cap, sizeof(*l->pats));
@@ -315,7 +290,7 @@ resolve_add_interfaces(const char *param, const char *value)
 	const char *cp = value;
 
 	buf_init(&tok, 64);
-	while ((cp = resolve_next_token(cp, &tok)) != NULL)
+	while ((cp = str_token_braced(cp, RESOLVE_LIST_SEPS, &tok)) != NULL)
 		resolve_add_interface(param, tok.data);
 	buf_fini(&tok);
 }

@@ -80,28 +80,6 @@ static const struct dict_ops virtual_maps_ops = {
 	.close = virtual_maps_close,
 };
 
-/* The next member of a list, braces kept together; NULL at the end. */
-static const char *
-virtual_maps_token(const char *cp, struct buf *tok)
-{
-	int depth = 0;
-
-	cp += strspn(cp, VIRTUAL_MAPS_SEPS);
-	if (*cp == 0)
-		return NULL;
-	buf_reset(tok);
-	for (; *cp != 0; cp++) {
-		if (depth == 0 && strchr(VIRTUAL_MAPS_SEPS, *cp) != NULL)
-			break;
-		if (*cp == '{')
-			depth++;
-		else if (*cp == '}' && depth > 0)
-			depth--;
-		buf_putc(tok, *cp);
-	}
-	return cp;
-}
-
 struct dict *
 virtual_maps_open(const char *param, const char *value)
 {
@@ -114,7 +92,7 @@ virtual_maps_open(const char *param, const char *value)
 	m->param = xstrdup(param);
 	buf_init(&m->last, 64);
 	buf_init(&tok, 64);
-	while ((cp = virtual_maps_token(cp, &tok)) != NULL) {
+	while ((cp = str_token_braced(cp, VIRTUAL_MAPS_SEPS, &tok)) != NULL) {
 		m->tables = xreallocarray(m->tables, m->count + 1,
 		    sizeof(*m->tables));
 		m->tables[m->count++] = dict_open(buf_str(&tok), O_RDONLY,

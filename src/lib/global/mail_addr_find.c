@@ -48,13 +48,8 @@ struct maf_step {
 	bool unmatched;		/* the key lacks the extension */
 };
 
-/*
- * Scan len bytes of external text for the last '@' outside quotes;
- * returns its offset, or len when there is none. Inside quotes, a
- * backslash escapes the next byte.
- */
-static size_t
-maf_find_at(const char *p, size_t len)
+size_t
+mail_addr_find_at(const char *p, size_t len)
 {
 	bool quoted = false;
 	size_t i, at = len;
@@ -174,7 +169,7 @@ static void
 maf_parse(const char *addr, struct maf_addr *a)
 {
 	size_t len = strlen(addr);
-	size_t at = maf_find_at(addr, len);
+	size_t at = mail_addr_find_at(addr, len);
 
 	buf_reset(&a->local);
 	maf_unquote(&a->local, addr, at);
@@ -235,7 +230,7 @@ static void
 maf_propagate_one(struct buf *out, const char *item, size_t len,
     const char *ext, size_t ext_len, struct buf *local)
 {
-	size_t at = maf_find_at(item, len);
+	size_t at = mail_addr_find_at(item, len);
 
 	buf_reset(local);
 	maf_unquote(local, item, at);

@@ -76,6 +76,12 @@ enum dict_result mail_addr_find(struct dict *d, const char *addr, int flags,
  * "virtual", "alias", "forward", "include")? Case-insensitive.
  */
 bool mail_addr_propagate(const char *class);
+/*
+ * The offset of the last '@' outside quotes in len bytes of an external
+ * address (inside quotes a backslash escapes the next byte), or len when
+ * there is none: where the local part ends.
+ */
+size_t mail_addr_find_at(const char *p, size_t len);
 
 /*
  * Split addr (external form, with or without @domain) at the first

@@ -105,6 +105,27 @@ str_token(char **cursor, const char *separators)
 	return start;
 }
 
+const char *
+str_token_braced(const char *cp, const char *separators, struct buf *tok)
+{
+	int depth = 0;
+
+	cp += strspn(cp, separators);
+	if (*cp == 0)
+		return NULL;
+	buf_reset(tok);
+	for (; *cp != 0; cp++) {
+		if (depth == 0 && strchr(separators, *cp) != NULL)
+			break;
+		if (*cp == '{')
+			depth++;
+		else if (*cp == '}' && depth > 0)
+			depth--;
+		buf_putc(tok, *cp);
+	}
+	return cp;
+}
+
 /*
  * Accumulate digits into an unsigned magnitude, refusing anything that
  * exceeds max. Shared by the signed and unsigned conversions so there is

@@ -25,6 +25,14 @@ bool str_has_prefix(const char *str, const char *prefix);
  */
 char *str_token(char **cursor, const char *separators);
 /*
+ * The same for lists of tables, where a separator inside {...} does not
+ * split (inline:{a=b, c=d} is one element): copy the next element of
+ * cp into tok and return where the scan stopped, or NULL when none is
+ * left. cp is not modified.
+ */
+const char *str_token_braced(const char *cp, const char *separators,
+    struct buf *tok);
+/*
  * Strict decimal conversions: optional leading '-' (signed only), digits,
  * nothing else; no whitespace. Return 0, or -1 on syntax or range error.
  */

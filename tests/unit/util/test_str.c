@@ -106,6 +106,42 @@ test_has_prefix(void **state)
 }
 
 static void
+test_token_braced(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *want;	/* elements joined with '|' */
+	} cases[] = {
+		{"", ""},
+		{" ,\t", ""},
+		{"a", "a"},
+		{"a, b\tc", "a|b|c"},
+		{"inline:{a=b, c=d}, hash:/x", "inline:{a=b, c=d}|hash:/x"},
+		{"x:{{a, b}, c} y", "x:{{a, b}, c}|y"},
+		{"bad:}a, b", "bad:}a|b"},
+		{"open:{a, b", "open:{a, b"},
+	};
+	struct buf tok, got;
+	const char *cp;
+	size_t i;
+
+	(void)state;
+	buf_init(&tok, 16);
+	buf_init(&got, 64);
+	for (i = 0; i < NELEM(cases); i++) {
+		buf_reset(&got);
+		cp = cases[i].in;
+		while ((cp = str_token_braced(cp, ", \t", &tok)) != NULL)
+			buf_printf(&got, "%s%s", got.len ? "|" : "", tok.data);
+		if (strcmp(got.data, cases[i].want) != 0)
+			fail_msg("\"%s\": got \"%s\", want \"%s\"",
+			    cases[i].in, got.data, cases[i].want);
+	}
+	buf_fini(&tok);
+	buf_fini(&got);
+}
+
+static void
 test_token(void **state)
 {
 	static const struct {
@@ -305,6 +341,7 @@ main(void)
 		cmocka_unit_test(test_lower_case_eq),
 		cmocka_unit_test(test_has_prefix),
 		cmocka_unit_test(test_token),
+		cmocka_unit_test(test_token_braced),
 		cmocka_unit_test(test_to_long),
 		cmocka_unit_test(test_to_int),
 		cmocka_unit_test(test_to_ulong),
