@@ -8,8 +8,8 @@ mailsystem.py - a whole mail system for end-to-end tests
     mailsystem.wait_status(inst, qid, "bob@localhost", "sent")
 
 The services are those of the shipped conf/master.cf (pickup, cleanup,
-rewrite, qmgr, bounce, local, virtual, showq, proxymap) with test-friendly
-timers. Helpers here submit with the real sendmail and wait for
+rewrite, qmgr, bounce, local, virtual, error, retry, showq) with
+test-friendly timers. Helpers here submit with the real sendmail and wait for
 Postfix-format delivery log lines; each test module keeps its own checks.
 """
 
@@ -38,7 +38,8 @@ MAIN = {
 }
 
 
-def add_services(inst, local=True, virtual=True, qmgr=True, bounce=True):
+def add_services(inst, local=True, virtual=True, qmgr=True, bounce=True,
+                 error=True):
     """The delivery services of conf/master.cf, as master.cf lines."""
     inst.add_service("pickup", "fifo", "pickup", private="n", wakeup=60,
                      maxproc=1)
@@ -57,6 +58,9 @@ def add_services(inst, local=True, virtual=True, qmgr=True, bounce=True):
     if virtual:
         inst.add_service("virtual", "unix", "virtual", private="-",
                          unpriv="n")
+    if error:
+        inst.add_service("error", "unix", "error", private="-")
+        inst.add_service("retry", "unix", "error", private="-")
 
 
 def sendmail_path(inst):
