@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -45,4 +47,45 @@ capture_end(void)
 	fclose(capture_file);
 	capture_file = NULL;
 	return buf_steal(&out);
+}
+
+struct scratch {
+	char dir[256];
+	char *cwd;
+};
+
+int
+scratch_enter(struct scratch **out, const char *name,
+    const char *const *subdirs)
+{
+	struct scratch *s = calloc(1, sizeof(*s));
+
+	*out = s;
+	if (s == NULL)
+		return -1;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/%s.XXXXXX", name);
+	if ((s->cwd = getcwd(NULL, 0)) == NULL || mkdtemp(s->dir) == NULL
+	    || chdir(s->dir) < 0)
+		return -1;
+	for (; subdirs != NULL && *subdirs != NULL; subdirs++)
+		if (mkdir(*subdirs, 0700) < 0)
+			return -1;
+	return 0;
+}
+
+int
+scratch_leave(struct scratch *s)
+{
+	char cmd[300];
+	int ret = -1;
+
+	if (s == NULL)
+		return -1;
+	if (s->cwd != NULL && chdir(s->cwd) == 0) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+		ret = system(cmd) == 0 ? 0 : -1;
+	}
+	free(s->cwd);
+	free(s);
+	return ret;
 }

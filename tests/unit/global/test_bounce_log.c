@@ -59,45 +59,22 @@
 #define ID	"4Vg7fHq0001z1D"
 #define ID2	"4Vg7fHq0002z1F"
 
-struct fixture {
-	char dir[64];
-	char *cwd;
-};
-
 static int
 setup(void **state)
 {
-	static const char *const queues[] = {"bounce", "defer", "trace"};
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	size_t i;
+	static const char *const queues[] = {"bounce", "defer", "trace",
+	    NULL};
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_bounce_log.XXXXXX");
-	f->cwd = getcwd(NULL, 0);
-	if (f->cwd == NULL || mkdtemp(f->dir) == NULL || chdir(f->dir) < 0)
-		return -1;
-	for (i = 0; i < NELEM(queues); i++)
-		if (mkdir(queues[i], 0700) < 0)
-			return -1;
 	var_hash_queue_names = (char *)"deferred, defer";
 	var_hash_queue_depth = 1;
-	*state = f;
-	return 0;
+	return scratch_enter((struct scratch **)state, "test_bounce_log",
+	    queues);
 }
 
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
-	char cmd[128];
-	int ret;
-
-	if (chdir(f->cwd) < 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	ret = system(cmd);
-	free(f->cwd);
-	free(f);
-	return ret == 0 ? 0 : -1;
+	return scratch_leave(*state);
 }
 
 static void

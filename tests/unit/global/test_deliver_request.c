@@ -48,7 +48,6 @@
 #include "rec.h"
 #include "stream.h"
 
-static char test_dir[] = "/tmp/test_deliver_request.XXXXXX";
 static char test_id[QUEUE_ID_MAX + 1];
 static off_t test_offsets[3];
 static const char *const test_rcpts[] = {
@@ -108,17 +107,12 @@ write_queue_file(void)
 static int
 setup(void **state)
 {
-	char tmpl[sizeof(test_dir)];
+	static const char *const queues[] = {"active", "bounce", "defer",
+	    "trace", NULL};
 
-	(void)state;
-	memcpy(tmpl, "/tmp/test_deliver_request.XXXXXX", sizeof(tmpl));
-	assert_non_null(mkdtemp(tmpl));
-	memcpy(test_dir, tmpl, sizeof(tmpl));
-	assert_int_equal(chdir(test_dir), 0);
-	assert_int_equal(mkdir("active", 0700), 0);
-	assert_int_equal(mkdir("bounce", 0700), 0);
-	assert_int_equal(mkdir("defer", 0700), 0);
-	assert_int_equal(mkdir("trace", 0700), 0);
+	if (scratch_enter((struct scratch **)state, "test_deliver_request",
+	    queues) < 0)
+		return -1;
 	write_queue_file();
 	return 0;
 }
@@ -126,15 +120,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct buf cmd;
-
-	(void)state;
-	assert_int_equal(chdir("/"), 0);
-	buf_init(&cmd, 64);
-	buf_printf(&cmd, "rm -rf '%s'", test_dir);
-	assert_int_equal(system(cmd.data), 0);
-	buf_fini(&cmd);
-	return 0;
+	return scratch_leave(*state);
 }
 
 /* Send raw request bytes; returns the agent's end as a stream. */

@@ -48,47 +48,22 @@
 
 static const char *const queues[] = {
 	"maildrop", "incoming", "active", "deferred", "hold", "corrupt",
-	"bounce", "defer", "trace", "saved",
-};
-
-struct fixture {
-	char dir[64];
-	char *cwd;
+	"bounce", "defer", "trace", "saved", NULL,
 };
 
 static int
 setup(void **state)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	size_t i;
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_mail_queue.XXXXXX");
-	f->cwd = getcwd(NULL, 0);
-	if (f->cwd == NULL || mkdtemp(f->dir) == NULL || chdir(f->dir) < 0)
-		return -1;
-	for (i = 0; i < NELEM(queues); i++)
-		if (mkdir(queues[i], 0700) < 0)
-			return -1;
 	var_hash_queue_names = (char *)"deferred, defer";
 	var_hash_queue_depth = 1;
-	*state = f;
-	return 0;
+	return scratch_enter((struct scratch **)state, "test_mail_queue",
+	    queues);
 }
 
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
-	char cmd[128];
-	int ret;
-
-	if (chdir(f->cwd) < 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	ret = system(cmd);
-	free(f->cwd);
-	free(f);
-	return ret == 0 ? 0 : -1;
+	return scratch_leave(*state);
 }
 
 static void
@@ -124,7 +99,7 @@ test_names(void **state)
 		CHECK(mail_queue_hashed(cases[i].queue) == cases[i].hashed,
 		    cases[i].label);
 	}
-	for (i = 0; i < NELEM(queues); i++)
+	for (i = 0; queues[i] != NULL; i++)
 		assert_true(mail_queue_name_ok(queues[i]));
 	assert_false(mail_queue_name_ok(NULL));
 }
