@@ -14,7 +14,7 @@ PYTHON ?= /usr/bin/python3
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
-FUZZ_TARGETS = attr mastercf maincf pattern rec addr_list smtp_syntax
+FUZZ_TARGETS = attr mastercf maincf pattern rec addr_list smtp_syntax haproxy smtpd_cmd
 FUZZ_RUNS ?= 50000
 PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 

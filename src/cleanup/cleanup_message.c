@@ -22,6 +22,13 @@
  *			to the sender (cleanup_bounce.c)
  *	Date:, Message-ID:, From:, To:, Cc:	noted
  *
+ * With cleanup_replace_stray_cr_lf (the default), a CR or LF inside a
+ * content record (records hold lines without their ending, so any such
+ * byte is "stray": a bare CR from the client, or an LF that a sender
+ * managed to slip into a line) is replaced with a space before
+ * anything else looks at the line, so that no bare CR or LF is ever
+ * relayed onward (SMTP smuggling).
+ *
  * A NUL byte in a header is replaced with a space (a header is text and
  * later readers treat it as a C string; a space neither hides nor joins
  * words), with one warning per message. The body is kept as it is, NUL
@@ -418,6 +425,27 @@ out:
 		st->line_class = CLEANUP_LINE_UNKNOWN;
 }
 
+/*
+ * A copy of a content line piece with each CR or LF in it (a "stray"
+ * one: records hold lines without their ending) replaced by a space,
+ * so that nothing smuggled into a message goes out with a bare CR or
+ * LF. Valid until the next call.
+ */
+static const char *
+cleanup_stray_cr_lf(const char *data, size_t len)
+{
+	static struct buf copy;
+	size_t i;
+
+	if (copy.data == NULL)
+		buf_init(&copy, 256);
+	buf_setn(&copy, data, len);
+	for (i = 0; i < len; i++)
+		if (copy.data[i] == '\r' || copy.data[i] == '\n')
+			copy.data[i] = ' ';
+	return copy.data;
+}
+
 /* Count what the client sent against message_size_limit. */
 static void
 cleanup_count(struct cleanup_state *st, int type, size_t len)
@@ -460,6 +488,10 @@ cleanup_message(struct cleanup_state *st, int type, const char *data,
 		return cleanup_bad(st, "unexpected %s record in the content",
 		    rec_type_name(type));
 	cleanup_count(st, type, len);
+	if (var_cleanup_replace_stray_cr_lf && len > 0
+	    && (memchr(data, '\r', len) != NULL
+	    || memchr(data, '\n', len) != NULL))
+		data = cleanup_stray_cr_lf(data, len);
 	if (st->phase == CLEANUP_PHASE_BODY)
 		cleanup_out_text(st, type, data, len);
 	else

@@ -1151,6 +1151,15 @@ petrel_super(const char *dir, int argc, char **argv)
 	if (rc < 0)
 		return EX_CONFIG;
 	become = super_check_user(&uid, &gid);
+	/* "petrel/super[pid]: ID: removed", as postsuper's lines. */
+	{
+		struct buf ident;
+
+		buf_init(&ident, 32);
+		buf_printf(&ident, "%s/super", var_syslog_name);
+		log_set_ident(ident.data);
+		buf_fini(&ident);
+	}
 	/* The log first: the super-user may write where mail_owner may not. */
 	if (*var_maillog_file != 0) {
 		if (log_file(var_maillog_file) < 0)

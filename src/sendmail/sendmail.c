@@ -18,7 +18,7 @@
  * sendmail runs cleanup_clnt_check() on its own output, which also
  * counts the size against message_size_limit. This file parses the
  * options and runs the mode; sendmail_deliver.c reads the message,
- * sendmail_smtp.c is -bs (with sendmail_syntax.c), sendmail_postdrop.c
+ * sendmail_smtp.c is -bs (with smtp_syntax.c), sendmail_postdrop.c
  * runs postdrop.
  *
  * Options (Sendmail's; those marked "ignored" are accepted for
@@ -115,6 +115,7 @@
 #include "msg.h"
 #include "params.h"
 #include "proto_names.h"
+#include "smtp_syntax.h"
 #include "str.h"
 
 #include "sendmail.h"
@@ -137,7 +138,7 @@ sm_opt_envid(const char *text)
 	struct buf out;
 
 	buf_init(&out, strlen(text) + 1);
-	if (sm_xtext_decode(text, &out) == 0
+	if (smtp_xtext_decode(text, &out) == 0
 	    && cleanup_clnt_attr_ok(MAIL_ATTR_ENVID, out.data))
 		return buf_steal(&out);
 	buf_fini(&out);

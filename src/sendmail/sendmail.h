@@ -4,10 +4,11 @@
  * sendmail.c parses the options and runs one mode. The default mode
  * (sendmail_deliver.c) reads one message from standard input; -bs
  * (sendmail_smtp.c) reads any number of them in an SMTP session on
- * standard input and output, with sendmail_syntax.c checking what the
- * client sends. Both hand each message to a postdrop process through
- * sendmail_postdrop.c, as the records of a local submission
- * (cleanup_clnt.h), so pickup and cleanup treat them alike.
+ * standard input and output, with smtp_syntax.c (in the global
+ * library, shared with smtpd) checking what the client sends. Both hand
+ * each message to a postdrop process through sendmail_postdrop.c, as
+ * the records of a local submission (cleanup_clnt.h), so pickup and
+ * cleanup treat them alike.
  */
 #ifndef PETREL_SENDMAIL_H
 #define PETREL_SENDMAIL_H
@@ -40,39 +41,6 @@ struct sm_opts {
 	bool dot_ends;			/* no -i */
 	struct argv *rcpts;		/* command line, then extracted */
 };
-
-/* ---- sendmail_syntax.c --------------------------------------------------- */
-
-/*
- * Parse an RFC 5321 path "<[@route,...:]local[@domain]>" at cp (a bare
- * local part is a local address, as with sendmail's arguments). The
- * mailbox, without the source route and with the local part quoted
- * only where it must be (addr_list_quote_local()), replaces out; tmp is
- * scratch. "<>" (out empty) is accepted when null_ok. Returns the text
- * after '>', or NULL when malformed or longer than
- * CLEANUP_CLNT_ADDR_LIMIT.
- */
-const char *sm_path_parse(const char *cp, struct buf *out, struct buf *tmp,
-    bool null_ok);
-/*
- * The next "keyword[=value]" of the ESMTP parameters at *cursor
- * (separated by spaces; split in place). Returns 1 with *key and *value
- * (NULL without '='), 0 when none is left, -1 when malformed (RFC 5321
- * esmtp-keyword and esmtp-value).
- */
-int sm_param_next(char **cursor, char **key, char **value);
-/*
- * An ORCPT value "addr-type;xtext" (RFC 3461) into "addr-type;decoded"
- * in out; tmp is scratch. False when malformed, or when the decoded
- * address is empty, longer than 500 bytes or not printable ASCII.
- */
-bool sm_orcpt_parse(const char *value, struct buf *out, struct buf *tmp);
-/*
- * Decode xtext (RFC 3461: printable ASCII but '+' and '=', and "+XX"
- * with two uppercase hex digits) into out (replaced). Returns 0, or -1
- * when text is malformed or decodes to a NUL byte.
- */
-int sm_xtext_decode(const char *text, struct buf *out);
 
 /* ---- sendmail_deliver.c -------------------------------------------------- */
 

@@ -40,7 +40,7 @@
  * bounded (SMTP_LINE_LIMIT), message lines are read in pieces of at
  * most line_length_limit bytes, the recipients of a transaction are
  * bounded by smtpd_recipient_limit, addresses and parameters are checked
- * against RFC 5321's syntax (sendmail_syntax.c) before they reach
+ * against RFC 5321's syntax (smtp_syntax.c) before they reach
  * postdrop (which checks them again), and commands with NUL or
  * non-ASCII bytes are refused.
  */
@@ -62,6 +62,7 @@
 #include "params.h"
 #include "proto_names.h"
 #include "rec.h"
+#include "smtp_syntax.h"
 #include "str.h"
 #include "stream.h"
 
@@ -425,13 +426,14 @@ smtp_mail(struct smtp_state *st, char *args)
 	}
 	args += 5;
 	args += strspn(args, " ");
-	if ((cursor = (char *)sm_path_parse(args, &st->tmp, &st->why, true))
-	    == NULL || (*cursor != ' ' && *cursor != 0)) {
+	if ((cursor = (char *)smtp_path_parse(args, &st->tmp, &st->why,
+	    SMTP_PATH_NULL_OK)) == NULL
+	    || (*cursor != ' ' && *cursor != 0)) {
 		smtp_reply(st, "501 5.1.7 Bad sender address syntax");
 		return SMTP_NEXT;
 	}
 	buf_reset(&st->why);
-	while ((got = sm_param_next(&cursor, &key, &value)) != 0) {
+	while ((got = smtp_param_next(&cursor, &key, &value)) != 0) {
 		if (got < 0) {
 			smtp_reply(st, "501 5.5.4 Bad parameter syntax");
 			return SMTP_NEXT;
@@ -464,7 +466,7 @@ smtp_mail(struct smtp_state *st, char *args)
 			}
 		} else if (str_case_eq(key, "ENVID")
 		    && smtp_once(&seen, SMTP_P_ENVID)) {
-			if (value == NULL || sm_xtext_decode(value, &st->why)
+			if (value == NULL || smtp_xtext_decode(value, &st->why)
 			    < 0 || !cleanup_clnt_attr_ok(MAIL_ATTR_ENVID,
 			    st->why.data)) {
 				smtp_reply(st, "501 5.5.4 Bad ENVID parameter "
@@ -514,13 +516,13 @@ smtp_rcpt(struct smtp_state *st, char *args)
 	}
 	args += 3;
 	args += strspn(args, " ");
-	if ((cursor = (char *)sm_path_parse(args, &st->tmp, &st->why, false))
+	if ((cursor = (char *)smtp_path_parse(args, &st->tmp, &st->why, 0))
 	    == NULL || (*cursor != ' ' && *cursor != 0)) {
 		smtp_reply(st, "501 5.1.3 Bad recipient address syntax");
 		return SMTP_NEXT;
 	}
 	buf_init(&orcpt, 64);
-	while ((got = sm_param_next(&cursor, &key, &value)) != 0) {
+	while ((got = smtp_param_next(&cursor, &key, &value)) != 0) {
 		if (got < 0) {
 			smtp_reply(st, "501 5.5.4 Bad parameter syntax");
 			goto refused;
@@ -535,7 +537,7 @@ smtp_rcpt(struct smtp_state *st, char *args)
 			}
 		} else if (str_case_eq(key, "ORCPT")
 		    && smtp_once(&seen, SMTP_P_ORCPT)) {
-			if (!sm_orcpt_parse(value, &orcpt, &st->why)) {
+			if (!smtp_orcpt_parse(value, &orcpt, &st->why)) {
 				smtp_reply(st, "501 5.5.4 Bad ORCPT parameter "
 				    "syntax");
 				goto refused;

@@ -17,19 +17,20 @@
  * domain; what remains decides the class.
  *
  * Domain lists (mydestination, relay_domains, virtual_alias_domains,
- * virtual_mailbox_domains) hold names, ".parent" patterns (any
- * subdomain), "!pattern" exclusions and type:name tables (looked up
- * with the domain, then ".parent" for each parent domain; the value
- * does not matter). A table that fails makes the request a temporary
- * failure, never "not local". inet_interfaces "all" means every address
- * of every interface (getifaddrs(3)), read once at start.
+ * virtual_mailbox_domains) are match_list.h domain lists: names,
+ * ".parent" patterns (any subdomain), "!pattern" exclusions, /file
+ * patterns and type:name tables (looked up with the domain, then
+ * ".parent" for each parent domain; the value does not matter). A
+ * malformed list is fatal at start; a table that fails makes the
+ * request a temporary failure, never "not local". inet_interfaces
+ * "all" means every address of every interface (getifaddrs(3)), read
+ * once at start.
  *
  * SECURITY: addresses come from outside (via the client). They are
  * edited only inside struct buf, the routing loop is bounded, and table
  * keys are bounded by the dict layer.
  */
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -39,9 +40,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sysexits.h>
 
 #include "buf.h"
-#include "dict.h"
+#include "match_list.h"
 #include "mem.h"
 #include "msg.h"
 #include "params.h"
@@ -59,22 +61,10 @@
 #define RESOLVE_ALIAS_TRANSPORT	"error"
 #define RESOLVE_ALIAS_NEXTHOP	"5.1.1 User unknown in virtual alias table"
 
-struct domain_pattern {
-	char *text;			/* lowercase name or ".parent" */
-	struct dict *dict;		/* or a table */
-	bool negate;			/* "!pattern" */
-};
-
-struct domain_list {
-	const char *param;
-	struct domain_pattern *pats;
-	size_t count;
-};
-
-static struct domain_list resolve_mydest = {.param = "mydestination"};
-static struct domain_list resolve_relay = {.param = "relay_domains"};
-static struct domain_list resolve_valias = {.param = "virtual_alias_domains"};
-static struct domain_list resolve_vmbox = {.param = "virtual_mailbox_domains"};
+static struct match_list *resolve_mydest;
+static struct match_list *resolve_relay;
+static struct match_list *resolve_valias;
+static struct match_list *resolve_vmbox;
 
 /* The addresses of this host that [addr] literals are compared with. */
 struct resolve_inaddr {
@@ -84,114 +74,6 @@ struct resolve_inaddr {
 
 static struct resolve_inaddr *resolve_inaddrs;
 static size_t resolve_inaddr_count;
-
-static void
-domain_list_init(struct domain_list *l, const char *value)
-{
-	struct buf tok;
-	struct domain_pattern *p;
-	const char *cp = value, *text;
-	size_t cap = 0;
-
-	buf_init(&tok, 64);
-	while ((cp = str_token_braced(cp, RESOLVE_LIST_SEPS, &tok)) != NULL) {
-		if (l->count == cap) {
-			cap = cap ? cap * 2 : 4;
-			l->pats = xreallocarray(l->pats, cap, sizeof(*l->pats));
-		}
-		p = &l->pats[l->count];
-		memset(p, 0, sizeof(*p));
-		text = tok.data;
-		if (*text == '!') {
-			p->negate = true;
-			text++;
-		}
-		if (*text == '/') {
-			msg_warn("%s: \"%s\": patterns from a file are not "
-			    "supported; ignored", l->param, text);
-			continue;
-		}
-		if (*text != '[' && strchr(text, ':') != NULL) {
-			p->dict = dict_open(text, O_RDONLY, DICT_FLAG_FOLD);
-		} else {
-			p->text = xstrdup(text);
-			str_lower(p->text);
-		}
-		l->count++;
-	}
-	buf_fini(&tok);
-}
-
-/* Is the table answer for key a hit? 1, 0, or -1 with why set. */
-static int
-domain_table_lookup(const struct domain_list *l, struct dict *d,
-    const char *key, struct buf *value, struct buf *why)
-{
-	switch (dict_lookup(d, key, value)) {
-	case DICT_FOUND:
-		return 1;
-	case DICT_NOTFOUND:
-		return 0;
-	default:
-		buf_reset(why);
-		buf_printf(why, "%s: %s", l->param, dict_error(d));
-		return -1;
-	}
-}
-
-/* Table: the domain, then ".parent" for each parent domain. */
-static int
-domain_table_match(const struct domain_list *l, struct dict *d,
-    const char *domain, struct buf *why)
-{
-	struct buf value;
-	const char *dot;
-	int rc;
-
-	buf_init(&value, 64);
-	rc = domain_table_lookup(l, d, domain, &value, why);
-	for (dot = strchr(domain, '.'); rc == 0 && *domain != '['
-	    && dot != NULL; dot = strchr(dot + 1, '.'))
-		rc = domain_table_lookup(l, d, dot, &value, why);
-	buf_fini(&value);
-	return rc;
-}
-
-static bool
-domain_pattern_match(const char *pat, const char *domain)
-{
-	size_t plen = strlen(pat), dlen = strlen(domain);
-
-	if (*pat == '.')
-		return dlen > plen && strcmp(domain + dlen - plen, pat) == 0;
-	return strcmp(pat, domain) == 0;
-}
-
-/*
- * Does the list match the (lowercase) domain? 1, 0, or -1 with why set
- * when a table failed. The first matching pattern decides.
- */
-static int
-domain_list_match(const struct domain_list *l, const char *domain,
-    struct buf *why)
-{
-	const struct domain_pattern *p;
-	int rc;
-	size_t i;
-
-	for (i = 0; i < l->count; i++) {
-		p = &l->pats[i];
-		if (p->dict != NULL)
-			rc = domain_table_match(l, p->dict, domain, why);
-		else
-			rc = domain_pattern_match(p->text, domain);
-		if (rc < 0)
-			return -1;
-		if (rc > 0)
-			return p->negate ? 0 : 1;
-	}
-	return 0;
-}
 
 static void
 resolve_add_inaddr(int family, const void *addr)
@@ -331,16 +213,32 @@ resolve_local(const char *domain, struct buf *why)
 {
 	if (*domain == '[' && resolve_own_literal(domain))
 		return 1;
-	return domain_list_match(&resolve_mydest, domain, why);
+	return match_list_domain(resolve_mydest, domain, why);
+}
+
+/* A domain list parameter; a malformed one is fatal (at start). */
+static struct match_list *
+resolve_domains(const char *param, const char *value)
+{
+	struct match_list *l;
+	struct buf why;
+
+	buf_init(&why, 64);
+	if ((l = match_list_domains(param, value, &why)) == NULL)
+		msg_fatal_status(EX_CONFIG, "%s", why.data);
+	buf_fini(&why);
+	return l;
 }
 
 void
 resolve_init(void)
 {
-	domain_list_init(&resolve_mydest, var_mydestination);
-	domain_list_init(&resolve_relay, var_relay_domains);
-	domain_list_init(&resolve_valias, var_virtual_alias_domains);
-	domain_list_init(&resolve_vmbox, var_virtual_mailbox_domains);
+	resolve_mydest = resolve_domains("mydestination", var_mydestination);
+	resolve_relay = resolve_domains("relay_domains", var_relay_domains);
+	resolve_valias = resolve_domains("virtual_alias_domains",
+	    var_virtual_alias_domains);
+	resolve_vmbox = resolve_domains("virtual_mailbox_domains",
+	    var_virtual_mailbox_domains);
 	resolve_add_interfaces("inet_interfaces", var_inet_interfaces);
 	resolve_add_interfaces("proxy_interfaces", var_proxy_interfaces);
 	if (msg_verbose)
@@ -421,7 +319,7 @@ resolve_remote(const char *domain, struct resolve_reply *r, struct buf *why)
 {
 	int rc;
 
-	if ((rc = domain_list_match(&resolve_valias, domain, why)) != 0) {
+	if ((rc = match_list_domain(resolve_valias, domain, why)) != 0) {
 		if (rc < 0)
 			return -1;
 		r->addr_class = RESOLVE_CLASS_ALIAS;
@@ -429,14 +327,14 @@ resolve_remote(const char *domain, struct resolve_reply *r, struct buf *why)
 		buf_set(&r->nexthop, RESOLVE_ALIAS_NEXTHOP);
 		return 0;
 	}
-	if ((rc = domain_list_match(&resolve_vmbox, domain, why)) != 0) {
+	if ((rc = match_list_domain(resolve_vmbox, domain, why)) != 0) {
 		if (rc < 0)
 			return -1;
 		r->addr_class = RESOLVE_CLASS_VIRTUAL;
 		resolve_transport(var_virtual_transport, domain, r);
 		return 0;
 	}
-	if ((rc = domain_list_match(&resolve_relay, domain, why)) != 0) {
+	if ((rc = match_list_domain(resolve_relay, domain, why)) != 0) {
 		if (rc < 0)
 			return -1;
 		r->addr_class = RESOLVE_CLASS_RELAY;

@@ -1,12 +1,16 @@
 /*
  * fuzz_smtp_syntax.c - libFuzzer target: the SMTP command syntax of
- * sendmail -bs (sendmail_syntax.c)
+ * smtpd and sendmail -bs (smtp_syntax.c)
  *
  * The input is the argument text of a MAIL FROM or RCPT TO command: a
- * path, then ESMTP parameters. Beyond "no crash": a path that parses
- * gives printable text within the address limit, and parsing it again
- * in angle brackets gives the same address; every parameter keyword is
- * non-empty; a decoded xtext or ORCPT value holds no NUL byte.
+ * path, then ESMTP parameters. The path is parsed with each set of
+ * flags (strict ASCII, SMTPUTF8, SMTPUTF8 and lax). Beyond "no crash":
+ * a path that parses gives printable text within the address limit
+ * (no byte below 0x20, no DEL, and without SMTP_PATH_UTF8 nothing above
+ * 0x7e), and parsing it again in angle brackets gives the same address;
+ * each more permissive set of flags accepts what a stricter one did,
+ * with the same result; every parameter keyword is non-empty; a decoded
+ * xtext or ORCPT value holds no NUL byte.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,7 +20,7 @@
 #include "cleanup_clnt.h"
 #include "log.h"
 #include "msg.h"
-#include "sendmail.h"
+#include "smtp_syntax.h"
 
 /* Linked with -Wl,--wrap=msg_error: errors must not end the process. */
 void __wrap_msg_error(const char *fmt, ...);
@@ -29,33 +33,66 @@ __wrap_msg_error(const char *fmt, ...)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void
-check_path(const char *text)
+static const int path_flags[] = {
+	SMTP_PATH_NULL_OK,
+	SMTP_PATH_NULL_OK | SMTP_PATH_UTF8,
+	SMTP_PATH_NULL_OK | SMTP_PATH_UTF8 | SMTP_PATH_LAX,
+};
+
+#define NFLAGS	(sizeof(path_flags) / sizeof(path_flags[0]))
+
+/* Parse with flags; check the result; returns it (NULL: refused). */
+static char *
+check_path_flags(const char *text, int flags)
 {
 	struct buf out, tmp, again, wrapped;
-	const char *rest;
+	const char *rest, *domain;
+	char *result = NULL;
 	size_t i;
 
 	buf_init(&out, 64);
 	buf_init(&tmp, 64);
 	buf_init(&again, 64);
 	buf_init(&wrapped, 64);
-	if ((rest = sm_path_parse(text, &out, &tmp, true)) != NULL) {
+	if ((rest = smtp_path_parse(text, &out, &tmp, flags)) != NULL) {
 		if (out.len > CLEANUP_CLNT_ADDR_LIMIT)
 			abort();
 		for (i = 0; i < out.len; i++)
 			if ((unsigned char)out.data[i] < 0x20
-			    || out.data[i] == 0x7f)
+			    || out.data[i] == 0x7f
+			    || (!(flags & SMTP_PATH_UTF8)
+			    && (unsigned char)out.data[i] > 0x7e))
 				abort();
 		buf_printf(&wrapped, "<%s>", out.data);
-		if (sm_path_parse(wrapped.data, &again, &tmp, true) == NULL
+		if (smtp_path_parse(wrapped.data, &again, &tmp, flags) == NULL
 		    || strcmp(again.data, out.data) != 0)
 			abort();
+		if (smtp_addr_domain(out.data, &domain)
+		    && (domain <= out.data || domain[-1] != '@'))
+			abort();
+		result = buf_steal(&out);
 	}
 	buf_fini(&out);
 	buf_fini(&tmp);
 	buf_fini(&again);
 	buf_fini(&wrapped);
+	return result;
+}
+
+static void
+check_path(const char *text)
+{
+	char *got[NFLAGS];
+	size_t i;
+
+	for (i = 0; i < NFLAGS; i++) {
+		got[i] = check_path_flags(text, path_flags[i]);
+		if (i > 0 && got[i - 1] != NULL && (got[i] == NULL
+		    || strcmp(got[i - 1], got[i]) != 0))
+			abort();
+	}
+	for (i = 0; i < NFLAGS; i++)
+		free(got[i]);
 }
 
 static void
@@ -67,15 +104,15 @@ check_params(char *text)
 
 	buf_init(&out, 64);
 	buf_init(&tmp, 64);
-	while ((rc = sm_param_next(&cursor, &key, &value)) == 1) {
+	while ((rc = smtp_param_next(&cursor, &key, &value)) == 1) {
 		if (*key == 0)
 			abort();
 		if (value == NULL)
 			continue;
-		if (sm_xtext_decode(value, &out) == 0
+		if (smtp_xtext_decode(value, &out) == 0
 		    && memchr(out.data, 0, out.len) != NULL)
 			abort();
-		if (sm_orcpt_parse(value, &out, &tmp)
+		if (smtp_orcpt_parse(value, &out, &tmp)
 		    && memchr(out.data, 0, out.len) != NULL)
 			abort();
 	}

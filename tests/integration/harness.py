@@ -69,11 +69,20 @@ def repo_dir():
         os.path.abspath(__file__))))
 
 
+_given_ports = set()
+
+
 def free_port():
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port that was free a moment ago, and not handed out
+    before by this process (the kernel may offer a just-released port
+    again, and an instance with many listeners would get it twice)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05):

@@ -63,6 +63,22 @@ def add_services(inst, local=True, virtual=True, qmgr=True, bounce=True,
         inst.add_service("retry", "unix", "error", private="-")
 
 
+def add_smtpd(inst, port=None, anvil=True, opts=None):
+    """smtpd on 127.0.0.1:port (a free port unless given), with the anvil
+    service it asks for rate limits. Returns the port."""
+    if anvil and not any(e[0] == "anvil" for e in inst.services):
+        inst.add_service("anvil", "unix", "anvil", private="-", maxproc=1)
+    return inst.add_inet("smtpd", port=port, opts=opts)
+
+
+def smtp_instance(**params):
+    """A started-ready (not started) instance with the delivery services
+    and smtpd; returns (inst, port)."""
+    inst = harness_instance(**params)
+    port = add_smtpd(inst)
+    return inst, port
+
+
 def sendmail_path(inst):
     return os.path.join(inst.src, "sendmail")
 

@@ -4,10 +4,15 @@ test_conf.py - petrel conf (Postfix's postconf) on a real configuration
 Printing (all, by name, -n, -d, -h, -x, -M, -c), unknown names, and
 editing with -e: in place and atomic, every other byte of main.cf kept,
 appending what is absent, refusing bad values without touching the file.
+The default of mynetworks follows mynetworks_style, checked against the
+interfaces that `ip -j addr` reports.
 """
 
+import ipaddress
+import json
 import os
 import re
+import subprocess
 
 from harness import repo_dir
 
@@ -248,6 +253,94 @@ def test_conf_e_refuses_bad_value(instance):
         assert read_bytes(instance.main_cf) == text.encode()
         assert os.stat(instance.main_cf).st_ino == ino
     assert sorted(os.listdir(instance.etc)) == ["main.cf", "master.cf"]
+
+
+# ---- mynetworks and mynetworks_style ---------------------------------------
+
+def interface_addrs():
+    """ipaddress.ip_interface of every address of every interface."""
+    r = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True,
+                       text=True, check=True)
+    return [ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}")
+            for link in json.loads(r.stdout)
+            for a in link.get("addr_info", [])
+            if a.get("family") in ("inet", "inet6")]
+
+
+def net_text(net):
+    """A network as mynetworks writes it: a.b.c.d/n or [v6]/n."""
+    if net.version == 4:
+        return str(net)
+    return f"[{net.network_address}]/{net.prefixlen}"
+
+
+def class_net(iface):
+    """The class A/B/C network of an IPv4 address; IPv6 as subnet."""
+    if iface.version == 6:
+        return iface.network
+    first = int(iface.ip) >> 24
+    prefix = 8 if first < 128 else 16 if first < 192 else 24 \
+        if first < 224 else 32
+    return ipaddress.ip_interface(f"{iface.ip}/{prefix}").network
+
+
+def conf_value(instance, *args):
+    got = conf_lines(instance.petrel("conf", *args))
+    assert len(got) == 1, got
+    return got[0][1]
+
+
+def test_mynetworks_follows_style(instance):
+    ifaces = interface_addrs()
+    assert ifaces, "no interface addresses"
+    host = {net_text(ipaddress.ip_network(i.ip)) for i in ifaces}
+    subnet = {net_text(i.network) for i in ifaces}
+    klass = {net_text(class_net(i)) for i in ifaces}
+    assert "127.0.0.1/32" in host and "127.0.0.0/8" in subnet
+
+    # Unset: the default style, host.
+    got = conf_value(instance, "mynetworks")
+    assert set(got.split()) == host, got
+    assert len(got.split()) == len(host), "duplicates: " + got
+    assert set(conf_value(instance, "-d", "mynetworks").split()) == host
+
+    instance.set_main(mynetworks_style="subnet")
+    assert set(conf_value(instance, "mynetworks").split()) == subnet
+    # $mynetworks in another parameter follows the style too.
+    got = conf_value(instance, "-x", "smtpd_client_event_limit_exceptions")
+    assert set(got.split()) == subnet, got
+    # -d shows the defaults: the host style.
+    assert set(conf_value(instance, "-d", "mynetworks").split()) == host
+
+    instance.set_main(mynetworks_style="class")
+    assert set(conf_value(instance, "mynetworks").split()) == klass
+
+    # The style may come through $name, in any case.
+    instance.set_main(mynetworks_style="$s", s="SUBNET")
+    assert set(conf_value(instance, "mynetworks").split()) == subnet
+
+    # An explicit mynetworks wins over the style.
+    instance.set_main(mynetworks_style="subnet", mynetworks="192.0.2.0/24")
+    assert conf_value(instance, "mynetworks") == "192.0.2.0/24"
+    got = conf_value(instance, "-x", "smtpd_client_event_limit_exceptions")
+    assert got == "192.0.2.0/24"
+
+
+def test_mynetworks_unknown_style_is_an_error(instance):
+    instance.set_main(mynetworks_style="bogus")
+    want = re.compile(r"main\.cf, line \d+: parameter mynetworks_style: "
+                      r"unknown value \"bogus\" \(expected host, subnet "
+                      r"or class\)")
+    r = instance.petrel("conf", "mynetworks")
+    assert want.search(r.stderr), r.stderr
+    r = instance.petrel("conf", "-x", "smtpd_client_event_limit_exceptions")
+    assert r.returncode == EX_CONFIG, (r.stdout, r.stderr)
+    assert want.search(r.stderr), r.stderr
+    assert "parameter smtpd_client_event_limit_exceptions" in r.stderr
+    # The daemons' configuration check refuses it too.
+    r = instance.petrel("check")
+    assert r.returncode != 0, (r.stdout, r.stderr)
+    assert want.search(r.stderr), r.stderr
 
 
 # ---- -M -------------------------------------------------------------------

@@ -6,7 +6,8 @@ started with exactly that file must accept mail from sendmail and deliver
 it: local mail lands in the user's mbox in mail_spool_directory (read back
 with Python's mailbox module), mail for a remote domain waits in the
 deferred queue (there is no smtp transport yet) where mailq (showq) lists
-it with the reason. This keeps the default configuration honest as
+it with the reason. The shipped smtpd service (port 25) is moved to a free
+port, as `make run` moves it to 2525, and takes a message over SMTP. This keeps the default configuration honest as
 daemons are added.
 """
 
@@ -14,9 +15,10 @@ import mailbox
 import os
 import pwd
 import re
+import smtplib
 import subprocess
 
-from harness import Instance, repo_dir, wait_for
+from harness import Instance, free_port, repo_dir, wait_for
 
 PICKUP_RE = r"pickup\[\d+\]: (?P<qid>\w+): uid=\d+ from=<(?P<sender>[^>]*)>"
 
@@ -31,7 +33,10 @@ def test_default_master_cf_accepts_local_mail():
         inst.set_main(mail_spool_directory=spool)
         user = "nobody" if os.geteuid() == 0 else \
             pwd.getpwuid(os.getuid()).pw_name
-        inst.append_master(shipped)
+        port = free_port()
+        assert re.search(r"(?m)^smtp\s+inet\s", shipped)
+        inst.append_master(re.sub(r"(?m)^smtp(\s+inet\s)",
+                                  f"127.0.0.1:{port}\\1", shipped))
         inst.start()
         sendmail = os.path.join(inst.src, "sendmail")
         r = subprocess.run([sendmail, "-C", inst.etc, "-f",
@@ -68,3 +73,15 @@ def test_default_master_cf_accepts_local_mail():
         assert qid in r.stdout and "bob@example.com" in r.stdout
         assert "mail transport unavailable" in r.stdout
         assert f"{user}@localhost" not in r.stdout
+
+        # The shipped smtpd: one message over SMTP, delivered the same way.
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+            s.sendmail("carol@example.com", [f"{user}@localhost"],
+                       b"Subject: over smtp\r\n\r\nsecond message\r\n")
+        assert wait_for(lambda: len(mailbox.mbox(os.path.join(spool, user),
+                                                 create=False)) == 2, 15), \
+            inst.log()
+        got = list(mailbox.mbox(os.path.join(spool, user), create=False))
+        assert got[1]["Subject"] == "over smtp"
+        assert got[1]["Received"].startswith("from ")
+        assert got[1].get_payload() == "second message\n"

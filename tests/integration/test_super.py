@@ -155,9 +155,11 @@ def super_(inst, *args, stdin=None):
 
 
 def logged(inst, text):
-    """Lines of the maillog that end with text (after 'petrel[pid]: ')."""
+    """Lines of the maillog that end with text (after 'petrel/super[pid]: ',
+    as Postfix's postfix/postsuper)."""
     return [ln for ln in inst.log().splitlines()
-            if re.search(r" petrel\[\d+\]: " + re.escape(text) + "$", ln)]
+            if re.search(r" petrel/super\[\d+\]: " + re.escape(text) + "$",
+                         ln)]
 
 
 # ---- -d ------------------------------------------------------------------

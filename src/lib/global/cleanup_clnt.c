@@ -155,6 +155,19 @@ cleanup_clnt_put(struct cleanup_clnt *c, int type, const void *data,
 }
 
 int
+cleanup_clnt_flush(struct cleanup_clnt *c)
+{
+	if (c->failed)
+		return -1;
+	if (stream_flush(c->s) < 0) {
+		c->failed = true;
+		cleanup_clnt_stream_why(&c->why, c->s, "send");
+		return -1;
+	}
+	return 0;
+}
+
+int
 cleanup_clnt_puts(struct cleanup_clnt *c, int type, const char *text)
 {
 	return cleanup_clnt_put(c, type, text, strlen(text));

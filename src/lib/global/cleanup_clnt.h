@@ -67,6 +67,12 @@ int cleanup_clnt_puts(struct cleanup_clnt *c, int type, const char *text);
 int cleanup_clnt_printf(struct cleanup_clnt *c, int type,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /*
+ * Send what is buffered now (smtpd: the envelope at DATA, so that
+ * cleanup works on it while the content arrives). Returns 0, or -1 as
+ * cleanup_clnt_put().
+ */
+int cleanup_clnt_flush(struct cleanup_clnt *c);
+/*
  * Send REC_TYPE_END unless it was sent, then read cleanup's answer.
  * Returns the status (CLEANUP_STAT_*, 0 = queued) with reason set to
  * cleanup's text ("" on success); a connection error, timeout or

@@ -32,6 +32,8 @@
 #include "conf.h"
 #include "file.h"
 #include "htable.h"
+#include "log.h"
+#include "match_list.h"
 #include "mem.h"
 #include "msg.h"
 #include "params.h"
@@ -43,6 +45,7 @@
 struct conf_cache {
 	struct htable *done;	/* name -> expanded text, or conf_busy */
 	char *mydomain;		/* conf_raw("mydomain") derived from main.cf */
+	char *mynetworks;	/* conf_raw("mynetworks"), the same way */
 };
 
 struct conf {
@@ -97,6 +100,8 @@ conf_cache_clear(struct conf *c)
 {
 	free(c->cache->mydomain);
 	c->cache->mydomain = NULL;
+	free(c->cache->mynetworks);
+	c->cache->mynetworks = NULL;
 	if (htable_count(c->cache->done) == 0)
 		return;
 	htable_free(c->cache->done, conf_cache_value_free);
@@ -131,6 +136,7 @@ conf_free(struct conf *c)
 	htable_free(c->index, NULL);
 	htable_free(c->cache->done, conf_cache_value_free);
 	free(c->cache->mydomain);
+	free(c->cache->mynetworks);
 	free(c->cache);
 	if (c == conf_installed)
 		conf_installed = NULL;
@@ -349,6 +355,7 @@ conf_entry_at(const struct conf *c, size_t i)
 }
 
 static const char *conf_raw_mydomain(const struct conf *c);
+static const char *conf_raw_mynetworks(const struct conf *c);
 
 const char *
 conf_raw(const struct conf *c, const char *name)
@@ -361,6 +368,9 @@ conf_raw(const struct conf *c, const char *name)
 		return e->value;
 	if (strcmp(name, "mydomain") == 0
 	    && (derived = conf_raw_mydomain(c)) != NULL)
+		return derived;
+	if (strcmp(name, "mynetworks") == 0
+	    && (derived = conf_raw_mynetworks(c)) != NULL)
 		return derived;
 	if ((p = param_find(name)) != NULL)
 		return param_default(p);
@@ -517,11 +527,37 @@ conf_exp_loop(struct conf_exp *x, const char *name)
 	buf_printf(x->why, "$%s", name);
 }
 
+static void conf_where(struct buf *out, const struct conf_entry *e);
+static const char *conf_exp_name(struct conf_exp *x, const char *name);
+
+/*
+ * The networks of the configured mynetworks_style (expanded), as
+ * match_list_mynetworks() finds them; the caller frees them. NULL with
+ * x->why set when the style does not expand or is unknown.
+ */
+static char *
+conf_derive_mynetworks(struct conf_exp *x)
+{
+	const char *style;
+	char *nets;
+
+	if ((style = conf_exp_name(x, "mynetworks_style")) == NULL)
+		return NULL;
+	if ((nets = match_list_mynetworks(style)) == NULL) {
+		conf_where(x->why, conf_lookup(x->c, "mynetworks_style"));
+		buf_printf(x->why, ": parameter mynetworks_style: unknown "
+		    "value \"%s\" (expected host, subnet or class)", style);
+	}
+	return nets;
+}
+
 /*
  * The expanded value of a parameter (owned by the cache), or NULL with
  * x->why set. An undefined name is empty; a P_RAW value is used as is.
  * When mydomain is not set but myhostname is, mydomain follows the
- * configured myhostname (as in Postfix) rather than the system name.
+ * configured myhostname (as in Postfix) rather than the system name;
+ * when mynetworks is not set but mynetworks_style is, mynetworks is
+ * computed for that style.
  */
 static const char *
 conf_exp_name(struct conf_exp *x, const char *name)
@@ -531,7 +567,7 @@ conf_exp_name(struct conf_exp *x, const char *name)
 	const struct param_def *p;
 	const char *raw, *host, *dot;
 	struct buf val;
-	char *result;
+	char *result, *nets;
 	int ret;
 
 	result = htable_get(done, name);
@@ -565,6 +601,15 @@ conf_exp_name(struct conf_exp *x, const char *name)
 		} else {
 			dot = strchr(host, '.');
 			buf_puts(&val, dot && dot[1] ? dot + 1 : "localdomain");
+			ret = 0;
+		}
+	} else if (e == NULL && strcmp(name, "mynetworks") == 0
+	    && conf_lookup(x->c, "mynetworks_style") != NULL) {
+		if ((nets = conf_derive_mynetworks(x)) == NULL) {
+			ret = -1;
+		} else {
+			buf_puts(&val, nets);
+			free(nets);
 			ret = 0;
 		}
 	} else {
@@ -615,6 +660,34 @@ conf_raw_mydomain(const struct conf *c)
 	c->cache->mydomain = buf_steal(&raw);
 	buf_fini(&raw);
 	return c->cache->mydomain;
+}
+
+/*
+ * The default of mynetworks when main.cf (or -o) sets mynetworks_style:
+ * the networks of that style. NULL when it is not set. An unknown style
+ * is reported here (msg_error naming where it is set), once, and gives
+ * an empty list; conf_eval() and conf_validate() fail on it instead.
+ */
+static const char *
+conf_raw_mynetworks(const struct conf *c)
+{
+	struct conf_exp x = {.c = c};
+	struct buf why;
+	char *nets;
+
+	if (c->cache->mynetworks != NULL)
+		return c->cache->mynetworks;
+	if (conf_lookup(c, "mynetworks_style") == NULL)
+		return NULL;
+	buf_init(&why, 64);
+	x.why = &why;
+	if ((nets = conf_derive_mynetworks(&x)) == NULL) {
+		msg_error("%s", why.data);
+		nets = xstrdup("");
+	}
+	buf_fini(&why);
+	c->cache->mynetworks = nets;
+	return nets;
 }
 
 int
@@ -740,6 +813,30 @@ conf_transport_param(const char *name, const struct argv *services)
 	return false;
 }
 
+/*
+ * The restriction classes that smtpd_restriction_classes names are
+ * parameters of their own ("class = restrictions"), used by smtpd.
+ */
+static void
+conf_class_refs(const struct conf *c, struct htable *refs)
+{
+	struct buf value, why;
+	struct argv *names;
+	size_t i;
+
+	buf_init(&value, 64);
+	buf_init(&why, 64);
+	if (conf_eval(c, "smtpd_restriction_classes", &value, &why) == 0) {
+		names = argv_split(value.data, ", \t\r\n");
+		for (i = 0; i < names->argc; i++)
+			if (htable_get(refs, names->argv[i]) == NULL)
+				htable_put(refs, names->argv[i], conf_busy);
+		argv_free(names);
+	}
+	buf_fini(&value);
+	buf_fini(&why);
+}
+
 int
 conf_check_unknown(const struct conf *c, bool as_error,
     const struct argv *extra_values, const struct argv *services)
@@ -754,6 +851,7 @@ conf_check_unknown(const struct conf *c, bool as_error,
 		conf_scan_refs(refs, c->ents[i]->value);
 	for (i = 0; extra_values != NULL && i < extra_values->argc; i++)
 		conf_scan_refs(refs, extra_values->argv[i]);
+	conf_class_refs(c, refs);
 	buf_init(&where, 128);
 	for (i = 0; i < c->count; i++) {
 		e = c->ents[i];
@@ -830,6 +928,12 @@ conf_load(const char *dir, const struct argv *overrides)
 	if (errors > 0 || conf_validate(c, true) > 0)
 		goto fail;
 	conf_install(c);
+	/* Log as Postfix does: "$syslog_name/sendmail", not "sendmail". */
+	if (strchr(log_progname(), '/') == NULL) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", var_syslog_name, log_progname());
+		log_set_ident(path.data);
+	}
 	buf_fini(&path);
 	return 0;
 

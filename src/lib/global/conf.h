@@ -99,7 +99,9 @@ const char *conf_default_dir(void);
  * record config_directory = dir, apply overrides ("name=value" strings,
  * may be NULL), validate and store, install. Returns 0, or -1 after
  * reporting what is wrong (caller exits EX_CONFIG). A missing main.cf is
- * an error naming the path.
+ * an error naming the path. A program that logs under a plain name
+ * ("sendmail") writes "$syslog_name/sendmail" in the mail log from then on
+ * (log_set_ident(); its standard error keeps the plain name).
  */
 int conf_load(const char *dir, const struct argv *overrides);
 

@@ -31,6 +31,7 @@
 #include "petrel_config.h"
 
 #include "buf.h"
+#include "match_list.h"
 #include "mem.h"
 #include "msg.h"
 #include "params.h"
@@ -136,6 +137,7 @@ static struct param_spec **param_sorted;
 
 static char *param_hostname;		/* cached P_DYN defaults */
 static char *param_domain;
+static char *param_networks;
 
 static int
 param_spec_cmp(const void *a, const void *b)
@@ -326,6 +328,22 @@ param_find_hostname(void)
 	return ret;
 }
 
+/*
+ * The default of mynetworks: the networks of the default
+ * mynetworks_style. (conf.c derives it from a configured style.)
+ */
+static char *
+param_find_networks(void)
+{
+	const struct param_def *style = param_find("mynetworks_style");
+	char *nets;
+
+	if (style == NULL || style->defval == NULL
+	    || (nets = match_list_mynetworks(style->defval)) == NULL)
+		msg_panic("params.def: bad default of mynetworks_style");
+	return nets;
+}
+
 const char *
 param_default(const struct param_def *p)
 {
@@ -333,6 +351,11 @@ param_default(const struct param_def *p)
 
 	if (p->defval != NULL)
 		return p->defval;
+	if (strcmp(p->name, "mynetworks") == 0) {
+		if (param_networks == NULL)
+			param_networks = param_find_networks();
+		return param_networks;
+	}
 	if (param_hostname == NULL)
 		param_hostname = param_find_hostname();
 	if (strcmp(p->name, "myhostname") == 0)

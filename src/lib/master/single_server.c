@@ -7,29 +7,33 @@
  *	}
  *
  * After the common start-up (server_common.c) the process tells master
- * it is available and waits in poll() on every listening descriptor.
- * When one becomes readable it tries a non-blocking accept(): a sibling
- * child may have taken the connection first, which is not an error.
+ * it is available and waits in epoll_wait() on every listening
+ * descriptor, registered with EPOLLEXCLUSIVE so that a connection wakes
+ * one idle sibling rather than all of them. When one becomes readable
+ * it tries a non-blocking accept(): a sibling child may have taken the
+ * connection first, which is not an error.
  * Then: status TAKEN, spec->service(fd) (for type "pass", on the
  * descriptor received over the accepted connection), close, status
- * AVAIL, and back to poll().
+ * AVAIL, and back to epoll_wait().
  *
  * The process exits with status 0 after max_use clients, after max_idle
- * seconds in poll() without a client, on SIGHUP once the current client
+ * seconds idle without a client, on SIGHUP once the current client
  * is done (at once when idle), and on SIGTERM: at once when idle (after
  * pre_exit), and by the signal's default action while serving. It also
  * exits once a table it opened has changed on disk: that is checked
  * after each client and at least every SERVER_TABLE_CHECK_SECS while
- * idle in poll(), so that master starts a process with fresh tables.
+ * idle, so that master starts a process with fresh tables.
  *
- * Signals reach poll() through a self-pipe: the handler sets a flag and
- * writes a byte, so a signal that arrives between the flag test and
- * poll() still wakes poll() up. The handlers use SA_RESTART so that a
- * SIGHUP does not interrupt the daemon's blocking reads and writes.
+ * Signals reach epoll_wait() through a self-pipe: the handler sets a
+ * flag and writes a byte, so a signal that arrives between the flag
+ * test and epoll_wait() still wakes it up. The handlers use SA_RESTART
+ * so that a SIGHUP does not interrupt the daemon's blocking reads and
+ * writes.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,8 +191,8 @@ int
 single_server_main(int argc, char **argv,
     const struct single_server_spec *spec)
 {
-	struct pollfd *pfd;
-	int nfds, i, n, next = 0;
+	struct epoll_event ev, *ready;
+	int nfds, i, n, k, ep, dist, next = 0;
 	uint64_t idle_since, idle_ms, waited, timeout;
 
 	single_spec = spec;
@@ -198,13 +202,27 @@ single_server_main(int argc, char **argv,
 	server_enter(&single_srv, spec->pre_init, spec->post_init);
 	single_busy = 0;
 
+	/*
+	 * Every idle process of the service waits on the same listening
+	 * sockets. EPOLLEXCLUSIVE wakes one of them per connection instead
+	 * of all (a herd of failed accept() calls per client otherwise).
+	 */
 	nfds = single_srv.listen_count + 1;
-	pfd = xcalloc((size_t)nfds, sizeof(*pfd));
-	pfd[0].fd = single_pipe[0];
-	pfd[0].events = POLLIN;
+	ready = xcalloc((size_t)nfds, sizeof(*ready));
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		msg_fatal("epoll_create1: %m");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u32 = 0;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, single_pipe[0], &ev) < 0)
+		msg_fatal("epoll_ctl: %m");
 	for (i = 1; i < nfds; i++) {
-		pfd[i].fd = server_listen_fd(i - 1);
-		pfd[i].events = POLLIN;
+		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ev.data.u32 = (uint32_t)i;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, server_listen_fd(i - 1),
+		    &ev) < 0)
+			msg_fatal("epoll_ctl listening descriptor %d: %m",
+			    server_listen_fd(i - 1));
 	}
 
 	single_check_exit();
@@ -220,27 +238,35 @@ single_server_main(int argc, char **argv,
 		timeout = idle_ms - waited;
 		if (timeout > SERVER_TABLE_CHECK_SECS * 1000)
 			timeout = SERVER_TABLE_CHECK_SECS * 1000;
-		n = poll(pfd, (nfds_t)nfds, (int)timeout);
+		n = epoll_wait(ep, ready, nfds, (int)timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			msg_fatal("poll: %m");
+			msg_fatal("epoll_wait: %m");
 		}
-		if (pfd[0].revents)
-			single_drain();
-		/* Round-robin, so that no endpoint starves the others. */
-		for (i = 0; i < nfds - 1; i++) {
-			int k = 1 + (next + i) % (nfds - 1);
+		/*
+		 * The signal pipe; then one ready endpoint, the first at or
+		 * after "next" (round-robin: no endpoint starves another).
+		 */
+		k = 0;
+		dist = nfds;
+		for (i = 0; i < n; i++) {
+			int idx = (int)ready[i].data.u32, d;
 
-			if (pfd[k].revents == 0)
+			if (idx == 0) {
+				single_drain();
 				continue;
-			if (pfd[k].revents & POLLNVAL)
-				msg_fatal("listening descriptor %d was closed",
-				    pfd[k].fd);
-			next = k % (nfds - 1);
-			if (single_take(pfd[k].fd))
-				idle_since = time_mono_ms();
-			break;
+			}
+			d = (idx - 1 - next + (nfds - 1)) % (nfds - 1);
+			if (d < dist) {
+				dist = d;
+				k = idx;
+			}
 		}
+		if (k == 0)
+			continue;
+		next = k % (nfds - 1);
+		if (single_take(server_listen_fd(k - 1)))
+			idle_since = time_mono_ms();
 	}
 }

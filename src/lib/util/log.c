@@ -20,6 +20,7 @@
 #include "mem.h"
 
 static char *log_name;
+static char *log_ident;		/* file and syslog name, when different */
 static char *log_host;
 static bool log_to_stderr = true;
 static int log_fd = -1;
@@ -46,6 +47,22 @@ log_set_progname(const char *progname)
 {
 	free(log_name);
 	log_name = xstrdup(progname);
+	free(log_ident);
+	log_ident = NULL;
+}
+
+void
+log_set_ident(const char *ident)
+{
+	free(log_ident);
+	log_ident = xstrdup(ident);
+}
+
+/* The name in file and syslog lines. */
+static const char *
+log_ident_name(void)
+{
+	return log_ident ? log_ident : log_progname();
 }
 
 void
@@ -122,7 +139,7 @@ log_syslog(const char *facility)
 
 	for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++) {
 		if (strcmp(facilities[i].name, facility) == 0) {
-			openlog(log_progname(), LOG_PID | LOG_NDELAY,
+			openlog(log_ident_name(), LOG_PID | LOG_NDELAY,
 			    facilities[i].code);
 			log_to_syslog = true;
 			return 0;
@@ -169,7 +186,7 @@ log_emit(enum log_level level, const char *text)
 		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
 		buf_reset(&line);
 		buf_printf(&line, "%s %s %s[%ld]: %s%s\n", stamp,
-		    log_host ? log_host : "localhost", log_progname(),
+		    log_host ? log_host : "localhost", log_ident_name(),
 		    (long)getpid(), log_prefix[level], text);
 		log_write(log_fd, &line);
 	}

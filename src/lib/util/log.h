@@ -31,6 +31,12 @@ void log_init(const char *progname);
 const char *log_progname(void);
 /* Change the name after log_init (e.g. -o syslog_name=...). */
 void log_set_progname(const char *progname);
+/*
+ * A different name for file and syslog lines only (a command: stderr
+ * says "sendmail: ...", the log "petrel/sendmail[pid]: ..."). Cleared
+ * by log_set_progname().
+ */
+void log_set_ident(const char *ident);
 /* Plain "name: level: text" lines on stderr; on by default. */
 void log_stderr(bool on);
 /*

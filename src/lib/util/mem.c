@@ -5,7 +5,9 @@
  * middle of a transaction cannot do anything sensible but exit, and the
  * queue keeps every accepted message safe on disk.
  */
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,4 +88,19 @@ xmemdup(const void *ptr, size_t len)
 		memcpy(copy, ptr, len);
 	copy[len] = 0;
 	return copy;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *str;
+	int len;
+
+	va_start(ap, fmt);
+	len = vasprintf(&str, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		mem_fail(0);
+	return str;
 }

@@ -20,5 +20,7 @@ char *xstrdup(const char *str);
 char *xstrndup(const char *str, size_t len);
 /* Copy len bytes and append a NUL (binary-safe). */
 void *xmemdup(const void *ptr, size_t len);
+/* A new string formatted as by printf(3). */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -589,12 +589,14 @@ static const struct validate_case validate_cases[] = {
 	    "error: main.cf, line 2: parameter max_use: bad value \"0\" "
 	    "(expected integer 1..1000000000)\n"},
 	{"loop", "myorigin = $mydestination\nmydestination = x $myorigin\n",
-	    NULL, 2,
+	    NULL, 3,
 	    "error: main.cf, line 2: parameter mydestination: recursion loop: "
 	    "$mydestination -> $myorigin -> $mydestination\n"
 	    "error: main.cf, line 1: parameter myorigin: recursion loop: "
-	    "$myorigin -> $mydestination -> $myorigin\n"},
-	{"loop through defaults", "myhostname = $myorigin\n", NULL, 6,
+	    "$myorigin -> $mydestination -> $myorigin\n"
+	    "error: default: parameter proxy_read_maps: recursion loop: "
+	    "$mydestination -> $myorigin -> $mydestination\n"},
+	{"loop through defaults", "myhostname = $myorigin\n", NULL, 7,
 	    "error: default: parameter local_transport: recursion loop: "
 	    "$myhostname -> $myorigin -> $myhostname\n"
 	    "error: default: parameter mydestination: recursion loop: "
@@ -605,6 +607,8 @@ static const struct validate_case validate_cases[] = {
 	    "$myhostname -> $myorigin -> $myhostname\n"
 	    "error: default: parameter myorigin: recursion loop: "
 	    "$myorigin -> $myhostname -> $myorigin\n"
+	    "error: default: parameter proxy_read_maps: recursion loop: "
+	    "$myhostname -> $myorigin -> $myhostname\n"
 	    "error: default: parameter smtpd_banner: recursion loop: "
 	    "$myhostname -> $myorigin -> $myhostname\n"},
 	{"unbalanced", "\nhash_queue_names = ${x\n", NULL, 1,
