@@ -122,6 +122,8 @@ smtpd_reset(struct smtpd_state *st)
 	st->discard_reason = NULL;
 	free(st->queue_id);
 	st->queue_id = NULL;
+	free(st->bdat_error);
+	st->bdat_error = NULL;
 	smtpd_xforward_reset(st);
 	smtpd_check_reset(st);
 }
@@ -371,6 +373,7 @@ smtpd_state_fini(struct smtpd_state *st)
 	smtpd_reset(st);
 	free(st->rcpts);
 	free(st->helo_name);
+	free(st->sasl_username);
 	smtpd_check_session_end(st);
 	smtpd_peer_fini(st);
 	smtpd_io_fini(st);

@@ -136,6 +136,8 @@ struct smtpd_state {
 	size_t rcpts_refused;		/* RCPT commands refused */
 	/* The message being received (DATA/BDAT), smtpd_data.c: */
 	struct smtpd_msg *msg;		/* NULL: none */
+	char *bdat_error;		/* a failed BDAT transaction's reply:
+					 * every chunk gets it until LAST */
 	char *queue_id;			/* NULL: "NOQUEUE" in logs */
 
 	/* ---- restrictions (smtpd_check.c) ------------------------------- */

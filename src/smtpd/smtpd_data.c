@@ -83,8 +83,7 @@ struct smtpd_msg {
 	bool bdat;			/* a BDAT transaction */
 	int open_flags;			/* CLEANUP_FLAG_* given to cleanup */
 	struct buf line;		/* BDAT: the line being assembled */
-	const char *error;		/* BDAT: the reply of a failed one */
-	struct buf error_buf;
+	bool mid_line;			/* the last record was a CONT */
 };
 
 enum smtpd_bare_mode
@@ -118,7 +117,6 @@ smtpd_data_abort(struct smtpd_state *st)
 		return;
 	cleanup_clnt_free(m->cleanup);	/* cleanup removes its file */
 	buf_fini(&m->line);
-	buf_fini(&m->error_buf);
 	free(m);
 	st->msg = NULL;
 }
@@ -183,7 +181,6 @@ smtpd_msg_open(struct smtpd_state *st, bool bdat)
 	m->bdat = bdat;
 	m->open_flags = st->cleanup_flags;
 	buf_init(&m->line, 256);
-	buf_init(&m->error_buf, 64);
 	st->msg = m;
 	free(st->queue_id);
 	st->queue_id = xstrdup(cleanup_clnt_queue_id(c));
@@ -260,6 +257,7 @@ static void
 smtpd_msg_put(struct smtpd_msg *m, int type, const char *data, size_t len)
 {
 	m->size += (long)len + (type == REC_TYPE_NORM);
+	m->mid_line = type == REC_TYPE_CONT;
 	if (var_message_size_limit > 0 && m->size > var_message_size_limit)
 		m->too_big = true;
 	if (m->too_big || m->bare_lf)
@@ -324,7 +322,7 @@ smtpd_msg_finish(struct smtpd_state *st)
 	if (status & CLEANUP_STAT_SIZE)
 		buf_puts(&st->tmp, "552 5.3.4 Error: message file too big");
 	else if (status & CLEANUP_STAT_HOPS)
-		buf_puts(&st->tmp, "554 5.4.0 Error: too many hops");
+		buf_puts(&st->tmp, "554 5.4.6 Error: too many hops");
 	else if (status & CLEANUP_STAT_RCPT)
 		buf_puts(&st->tmp, "554 5.5.1 Error: no valid recipients");
 	else if ((status & CLEANUP_STAT_CONT) && reason.data[0] == '5')
@@ -385,7 +383,13 @@ smtpd_data(struct smtpd_state *st, char *args)
 	bool line_start = true, prev_crlf;
 	size_t len;
 
-	if (st->msg != NULL) {
+	/*
+	 * The client must wait for 354: anything already here is early,
+	 * whatever the reply will be (reject_unauth_pipelining looks too).
+	 */
+	if (smtpd_pipelining_check(st, "DATA"))
+		return;
+	if (st->msg != NULL || st->bdat_error != NULL) {
 		smtpd_error(st, "503 5.5.1 Error: DATA after BDAT");
 		return;
 	}
@@ -401,9 +405,6 @@ smtpd_data(struct smtpd_state *st, char *args)
 		smtpd_error(st, "%s", reply);
 		return;
 	}
-	/* The client must wait for 354: anything already here is early. */
-	if (smtpd_pipelining_check(st, "DATA"))
-		return;
 	if (smtpd_msg_open(st, false) < 0)
 		return;
 	m = st->msg;
@@ -505,6 +506,34 @@ smtpd_bdat_skip(struct smtpd_state *st, unsigned long count)
 	return true;
 }
 
+/*
+ * A chunk of a BDAT transaction failed: the transaction is over. Its
+ * message (if any) is dropped, and every further chunk is read and
+ * refused with the same reply until LAST or RSET (RFC 3030).
+ */
+static void
+smtpd_bdat_fail(struct smtpd_state *st, const char *reply, bool is_last)
+{
+	char *copy = xstrdup(reply);
+
+	smtpd_data_abort(st);
+	smtpd_error(st, "%s", copy);
+	if (is_last || st->sender == NULL) {
+		free(copy);
+		smtpd_reset(st);
+	} else {
+		free(st->bdat_error);
+		st->bdat_error = copy;
+	}
+}
+
+/* smtpd_bdat_skip() when skip is true; false when the session ended. */
+static bool
+smtpd_bdat_skip_if(struct smtpd_state *st, bool skip, unsigned long count)
+{
+	return !skip || smtpd_bdat_skip(st, count);
+}
+
 void
 smtpd_bdat(struct smtpd_state *st, char *args)
 {
@@ -520,35 +549,45 @@ smtpd_bdat(struct smtpd_state *st, char *args)
 	if (size_text == NULL || str_to_ulong(size_text, &count) < 0
 	    || (last != NULL && strcasecmp(last, "LAST") != 0)
 	    || str_token(&cursor, " ") != NULL) {
-		/* The chunk size is unknown: its bytes become junk. */
+		/*
+		 * The chunk size is unknown: its bytes will come as junk
+		 * commands (errors, then the hard limit). A BDAT message in
+		 * progress has lost a chunk: it is dropped.
+		 */
+		if (st->msg != NULL || st->bdat_error != NULL)
+			smtpd_reset(st);
 		smtpd_error(st, "501 5.5.4 Syntax: BDAT count [LAST]");
 		return;
 	}
 	is_last = last != NULL;
 
+	if (st->bdat_error != NULL) {
+		if (smtpd_bdat_skip(st, count))
+			smtpd_bdat_fail(st, st->bdat_error, is_last);
+		return;
+	}
 	if (st->msg == NULL) {
-		if ((reply = smtpd_msg_precheck(st)) == NULL)
-			reply = smtpd_check_data(st);
-		if (reply == NULL && smtpd_msg_open(st, true) < 0) {
-			(void)smtpd_bdat_skip(st, count);
-			return;
-		}
-		if (reply != NULL) {
-			/* Nothing to attach the chunk to: drop it. */
+		/* Out of sequence: the chunk is dropped, nothing changes. */
+		if ((reply = smtpd_msg_precheck(st)) != NULL) {
 			if (smtpd_bdat_skip(st, count))
 				smtpd_error(st, "%s", reply);
 			return;
 		}
+		reply = smtpd_check_data(st);
+		if (!smtpd_bdat_skip_if(st, reply != NULL, count))
+			return;
+		if (reply != NULL) {
+			smtpd_bdat_fail(st, reply, is_last);
+			return;
+		}
+		if (smtpd_msg_open(st, true) < 0) {
+			if (smtpd_bdat_skip(st, count))
+				smtpd_bdat_fail(st, "451 4.3.0 Error: queue file "
+				    "write error", is_last);
+			return;
+		}
 	}
 	m = st->msg;
-	if (m->error != NULL) {
-		if (!smtpd_bdat_skip(st, count))
-			return;
-		smtpd_error(st, "%s", m->error);
-		if (is_last)
-			smtpd_reset(st);
-		return;
-	}
 	chunk = count;
 	while (count > 0) {
 		buf_reset(&st->tmp);
@@ -562,18 +601,19 @@ smtpd_bdat(struct smtpd_state *st, char *args)
 		m->raw += (long)st->tmp.len;
 		smtpd_bdat_bytes(st, st->tmp.data, st->tmp.len);
 	}
+	if (m->too_big && !is_last) {	/* at LAST: smtpd_msg_finish() */
+		reply = "552 5.3.4 Error: message file too big";
+		smtpd_log_event(st, "reject", reply);
+		smtpd_bdat_fail(st, reply, is_last);
+		return;
+	}
 	if (!is_last) {
-		if (m->too_big) {
-			m->error = "552 5.3.4 Error: message file too big";
-			smtpd_log_event(st, "reject", m->error);
-			smtpd_error(st, "%s", m->error);
-			return;
-		}
 		/* The octets of this chunk, as Postfix says. */
 		smtpd_reply(st, "250 2.0.0 Ok: %lu bytes", chunk);
 		return;
 	}
-	if (m->line.len > 0)			/* no final line end */
+	/* A last line without its ending, or the end of a long one. */
+	if (m->line.len > 0 || m->mid_line)
 		smtpd_msg_put(m, REC_TYPE_NORM, m->line.data, m->line.len);
 	(void)smtpd_msg_finish(st);
 }

@@ -25,6 +25,7 @@
  * input buffer plus the caller's limit; nothing here interprets data.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -42,6 +43,15 @@
 
 #define SMTPD_IN_SIZE	65536
 
+/* smtpd_timeout in milliseconds, within what poll(2) takes. */
+static int
+smtpd_timeout_ms(void)
+{
+	long long ms = (long long)var_smtpd_timeout * 1000;
+
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 void
 smtpd_io_init(struct smtpd_state *st, int fd)
 {
@@ -51,7 +61,7 @@ smtpd_io_init(struct smtpd_state *st, int fd)
 	st->ipos = st->ilen = 0;
 	st->ieof = false;
 	st->out = stream_new(fd);
-	stream_set_timeout(st->out, var_smtpd_timeout * 1000);
+	stream_set_timeout(st->out, smtpd_timeout_ms());
 }
 
 void
@@ -92,7 +102,7 @@ smtpd_io_fill(struct smtpd_state *st)
 	if (st->lost || smtpd_io_flush(st) < 0)
 		return SMTPD_GOT_ERROR;
 	for (;;) {
-		ready = poll(&pfd, 1, var_smtpd_timeout * 1000);
+		ready = poll(&pfd, 1, smtpd_timeout_ms());
 		if (ready < 0 && errno == EINTR)
 			continue;
 		if (ready < 0)

@@ -1139,6 +1139,50 @@ def test_bdat_without_transaction(srv):
     assert qid
 
 
+def test_bdat_chunk_lost_to_bad_syntax(srv):
+    """A BDAT whose size cannot be read loses its chunk: the message in
+    progress is dropped, never queued without that chunk."""
+    before = incoming(srv)
+    with Client(srv.ports["main"]) as c:
+        transaction(c)
+        c.send(b"BDAT 12\r\nSubject: 1\r\n")
+        assert str(c.reply()) == "250 2.0.0 Ok: 12 bytes"
+        c.expect("BDAT x", "501 5.5.4 Syntax: BDAT count [LAST]")
+        c.send(b"BDAT 7 LAST\r\nPART3\r\n")
+        assert str(c.reply()) == NEED_MAIL
+    assert_nothing_queued(srv, before)
+
+
+def test_bdat_failed_chunk_fails_the_transaction(srv):
+    """After a chunk is refused (here: over message_size_limit), every
+    later chunk gets the same reply until LAST, and nothing is queued."""
+    before = incoming(srv)
+    big = b"x" * 2500
+    with Client(srv.ports["small"]) as c:
+        transaction(c)
+        c.send(b"BDAT %d\r\n" % len(big) + big)
+        assert str(c.reply()) == "552 5.3.4 Error: message file too big"
+        c.send(b"BDAT 5\r\nhello")
+        assert str(c.reply()) == "552 5.3.4 Error: message file too big"
+        c.expect("DATA", "503 5.5.1 Error: DATA after BDAT")
+        c.send(b"BDAT 2 LAST\r\nok")
+        assert str(c.reply()) == "552 5.3.4 Error: message file too big"
+        c.expect("NOOP", "250 2.0.0 Ok")
+    assert_nothing_queued(srv, before)
+
+
+@pytest.mark.parametrize("length", [2047, 2048, 4096])
+def test_bdat_last_line_without_ending(srv, length):
+    """A message whose last line has no line end and fills whole pieces
+    of line_length_limit is queued whole."""
+    content = b"Subject: b\r\n\r\n" + b"A" * length
+    with Client(srv.ports["main"]) as c:
+        transaction(c)
+        c.send(b"BDAT %d LAST\r\n" % len(content) + content)
+        qid = queued_id(c.reply())
+    assert QFile(srv, qid).body() == [b"A" * length]
+
+
 def test_data_after_bdat_and_rset(srv):
     before = incoming(srv)
     with Client(srv.ports["main"]) as c:

@@ -970,6 +970,16 @@ def test_reject_unauth_pipelining(world):
     wait_line(inst, r"NOQUEUE: reject: DATA from unknown\[127\.0\.0\.1\]: "
               r"503 5\.5\.0 <DATA>: Data command rejected: Improper use of "
               r"SMTP command pipelining;", since)
+    # After EHLO too: the content must wait for the 354.
+    with Client(ports["pipe"]) as c:
+        assert c.reply().startswith("220")
+        assert c.cmd("EHLO client.example").startswith("250")
+        c.send(b"MAIL FROM:<joe@example.org>\r\nRCPT TO:<bob@localhost>\r\n"
+               b"DATA\r\nSubject: rushed\r\n\r\nhi\r\n.\r\n")
+        assert c.reply().startswith("250")
+        assert c.reply().startswith("250")
+        assert c.reply() == "503 5.5.0 <DATA>: Data command rejected: " \
+            "Improper use of SMTP command pipelining"
     # A client that waits for each reply is fine.
     with Client(ports["pipe"]) as c:
         assert c.reply().startswith("220")

@@ -8,8 +8,8 @@
  *
  * After the common start-up (server_common.c) the process tells master
  * it is available and waits in epoll_wait() on every listening
- * descriptor, registered with EPOLLEXCLUSIVE so that a connection wakes
- * one idle sibling rather than all of them. When one becomes readable
+ * descriptor (a single one registered with EPOLLEXCLUSIVE, so that a
+ * connection wakes one idle sibling rather than all of them). When one becomes readable
  * it tries a non-blocking accept(): a sibling child may have taken the
  * connection first, which is not an error.
  * Then: status TAKEN, spec->service(fd) (for type "pass", on the
@@ -204,8 +204,13 @@ single_server_main(int argc, char **argv,
 
 	/*
 	 * Every idle process of the service waits on the same listening
-	 * sockets. EPOLLEXCLUSIVE wakes one of them per connection instead
-	 * of all (a herd of failed accept() calls per client otherwise).
+	 * sockets. With one socket, EPOLLEXCLUSIVE wakes one of them per
+	 * connection instead of all (a herd of failed accept() calls per
+	 * client otherwise). Not with several: the process woken for one
+	 * socket may take a client of another, whose wake-up went to a
+	 * sibling that then finds nothing, and the first client would wait
+	 * for a whole session. A kernel without EPOLLEXCLUSIVE (before
+	 * 4.5) gets plain EPOLLIN.
 	 */
 	nfds = single_srv.listen_count + 1;
 	ready = xcalloc((size_t)nfds, sizeof(*ready));
@@ -217,12 +222,17 @@ single_server_main(int argc, char **argv,
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, single_pipe[0], &ev) < 0)
 		msg_fatal("epoll_ctl: %m");
 	for (i = 1; i < nfds; i++) {
-		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		int fd = server_listen_fd(i - 1), rc;
+
+		ev.events = EPOLLIN | (nfds == 2 ? EPOLLEXCLUSIVE : 0);
 		ev.data.u32 = (uint32_t)i;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, server_listen_fd(i - 1),
-		    &ev) < 0)
-			msg_fatal("epoll_ctl listening descriptor %d: %m",
-			    server_listen_fd(i - 1));
+		rc = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+		if (rc < 0 && errno == EINVAL && (ev.events & EPOLLEXCLUSIVE)) {
+			ev.events = EPOLLIN;
+			rc = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+		}
+		if (rc < 0)
+			msg_fatal("epoll_ctl listening descriptor %d: %m", fd);
 	}
 
 	single_check_exit();
