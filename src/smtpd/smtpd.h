@@ -100,7 +100,7 @@ struct smtpd_state {
 	bool xforward_ok;		/* smtpd_authorized_xforward_hosts */
 	/* XFORWARD attributes (NULL: not forwarded); go to the queue file */
 	char *fwd_name, *fwd_addr, *fwd_port, *fwd_helo, *fwd_proto,
-	    *fwd_ident;
+	    *fwd_ident, *fwd_source;
 
 	/* ---- the session ------------------------------------------------ */
 	char *helo_name;		/* NULL before HELO/EHLO */

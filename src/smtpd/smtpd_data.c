@@ -198,7 +198,9 @@ smtpd_msg_open(struct smtpd_state *st, bool bdat)
 	gettimeofday(&now, NULL);
 	(void)cleanup_clnt_printf(c, REC_TYPE_TIME, "%lld %ld",
 	    (long long)now.tv_sec, (long)now.tv_usec);
-	smtpd_attr(c, MAIL_ATTR_RWR_CONTEXT, "remote");
+	/* A content filter's XFORWARD SOURCE=LOCAL keeps local rewriting. */
+	smtpd_attr(c, MAIL_ATTR_RWR_CONTEXT, st->fwd_source
+	    && strcmp(st->fwd_source, "LOCAL") == 0 ? "local" : "remote");
 	smtpd_attr(c, MAIL_ATTR_LOG_IDENT, st->queue_id);
 	smtpd_attr(c, MAIL_ATTR_CLIENT_NAME, name);
 	smtpd_attr(c, MAIL_ATTR_CLIENT_ADDR, addr);

@@ -286,6 +286,7 @@ smtpd_peer_fini(struct smtpd_state *st)
 	free(st->fwd_helo);
 	free(st->fwd_proto);
 	free(st->fwd_ident);
+	free(st->fwd_source);
 	st->addr = st->port = st->name = st->reverse_name = NULL;
 	st->namaddr = NULL;
 }

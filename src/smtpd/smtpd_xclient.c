@@ -45,9 +45,9 @@
  * Received: header, smtpd_data.c): for smtpd_authorized_xforward_hosts,
  * before MAIL, "250 2.0.0 Ok". Its values may be non-DNS names and
  * non-IP addresses (printable, no spaces, nothing special in a header);
- * IDENT is the upstream queue ID, SOURCE is LOCAL or REMOTE (checked;
- * smtpd_state has no field for it yet). The attributes last until the
- * end of the mail transaction (smtpd_xforward_reset()).
+ * IDENT is the upstream queue ID, SOURCE is LOCAL or REMOTE (the
+ * rewrite context of the message, smtpd_data.c). The attributes last
+ * until the end of the mail transaction (smtpd_xforward_reset()).
  *
  * SECURITY: the command line is client data, bounded by
  * line_length_limit and checked for control and non-ASCII bytes by
@@ -500,6 +500,7 @@ smtpd_xforward_reset(struct smtpd_state *st)
 	xa_replace(&st->fwd_helo, NULL);
 	xa_replace(&st->fwd_proto, NULL);
 	xa_replace(&st->fwd_ident, NULL);
+	xa_replace(&st->fwd_source, NULL);
 }
 
 /* Update one forwarded attribute when the command gave it. */
@@ -539,6 +540,7 @@ smtpd_xforward(struct smtpd_state *st, char *args)
 	xforward_set(&st->fwd_proto, &s, XA_PROTO, NULL);
 	xforward_set(&st->fwd_helo, &s, XA_HELO, NULL);
 	xforward_set(&st->fwd_ident, &s, XA_IDENT, NULL);
+	xforward_set(&st->fwd_source, &s, XA_SOURCE, NULL);
 	xa_fini(&s);
 	smtpd_reply(st, "250 2.0.0 Ok");
 }

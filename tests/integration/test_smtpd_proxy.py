@@ -614,9 +614,24 @@ def test_xforward_goes_to_the_queue_file(trusted):
     received = qf.header("Received")[0]
     assert received.startswith("from helo.upstream.example "
                                "(upstream.example [192.0.2.78])"), received
+    assert qf.attrs["rewrite_context"] == "remote"
     qf2 = queue_file(inst, qid2)
     assert qf2.attrs["client_address"] == "127.0.0.1"
     assert qf2.attrs["helo_name"] == "filter.example"
+
+
+def test_xforward_source_local(trusted):
+    """SOURCE=LOCAL (mail a content filter got from a local submission)
+    keeps the local rewriting context; it lasts one transaction."""
+    inst, port, _ = trusted
+    with Smtp(port) as c:
+        assert c.reply().startswith("220")
+        assert c.cmd("EHLO filter.example").startswith("250")
+        assert c.cmd("XFORWARD SOURCE=LOCAL") == "250 2.0.0 Ok"
+        qid = send_message(c, helo="filter.example")
+        qid2 = send_message(c, helo="filter.example")
+    assert queue_file(inst, qid).attrs["rewrite_context"] == "local"
+    assert queue_file(inst, qid2).attrs["rewrite_context"] == "remote"
 
 
 def test_xforward_ipv6_and_unavailable(trusted):
