@@ -66,6 +66,7 @@
 #include "cleanup_proto.h"
 #include "msg.h"
 #include "params.h"
+#include "proto_names.h"
 #include "rec.h"
 #include "rewrite_clnt.h"
 #include "timeutil.h"
@@ -461,11 +462,38 @@ cleanup_count(struct cleanup_state *st, int type, size_t len)
 		    "5.3.4 message file too big");
 }
 
+/*
+ * "cleanup_flags=N" after XTRA: HOLD or DISCARD decided once the client
+ * had seen the whole content. Anything else there is malformed.
+ */
+static int
+cleanup_late_flags(struct cleanup_state *st, const char *data, size_t len)
+{
+	static const char prefix[] = MAIL_ATTR_CLEANUP_FLAGS "=";
+	size_t plen = sizeof(prefix) - 1, i;
+	unsigned long bits = 0;
+
+	if (len <= plen || len > plen + 3 || memcmp(data, prefix, plen) != 0)
+		return cleanup_bad(st, "unexpected attribute after the content");
+	for (i = plen; i < len; i++) {
+		if (data[i] < '0' || data[i] > '9')
+			return cleanup_bad(st, "malformed %s", prefix);
+		bits = bits * 10 + (unsigned long)(data[i] - '0');
+	}
+	if (bits & ~(unsigned long)(CLEANUP_FLAG_HOLD | CLEANUP_FLAG_DISCARD))
+		return cleanup_bad(st, "flags 0x%lx not allowed after the "
+		    "content", bits);
+	st->flags |= (int)bits;
+	return CLEANUP_REC_MORE;
+}
+
 int
 cleanup_message(struct cleanup_state *st, int type, const char *data,
     size_t len)
 {
 	if (st->phase == CLEANUP_PHASE_XTRA) {
+		if (type == REC_TYPE_ATTR)
+			return cleanup_late_flags(st, data, len);
 		if (type != REC_TYPE_END || len != 0)
 			return cleanup_bad(st, "unexpected %s record after "
 			    "the content", rec_type_name(type));

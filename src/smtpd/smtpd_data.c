@@ -42,9 +42,9 @@
  * cleanup does): beyond it smtpd stops writing, reads on to the end
  * and answers "552 5.3.4 Error: message file too big".
  *
- * A DISCARD result of smtpd_end_of_data_restrictions is honoured by not
- * finishing the file (the client still hears 250); a HOLD result there
- * is not (cleanup's flags are sent when the file is opened).
+ * HOLD and DISCARD results of the restrictions before DATA go to cleanup
+ * when the file is opened; those of smtpd_end_of_data_restrictions in a
+ * "cleanup_flags" attribute after the content (cleanup_proto.h).
  *
  * SECURITY: the content is the client's; it is only split into lines
  * and passed on. Memory: one line piece (line_length_limit) and one
@@ -302,15 +302,12 @@ smtpd_msg_finish(struct smtpd_state *st)
 		smtpd_reset(st);
 		return -1;
 	}
-	if ((st->cleanup_flags & CLEANUP_FLAG_DISCARD)
-	    && !(m->open_flags & CLEANUP_FLAG_DISCARD)) {
-		/* DISCARD at end of data: accept, and hang up on cleanup. */
-		smtpd_reply(st, "250 2.0.0 Ok: queued as %s", st->queue_id);
-		smtpd_reset(st);
-		return 0;
-	}
 	buf_init(&reason, 64);
 	(void)cleanup_clnt_put(m->cleanup, REC_TYPE_XTRA, "", 0);
+	/* HOLD or DISCARD from the end-of-data restrictions. */
+	if (st->cleanup_flags & ~m->open_flags)
+		(void)cleanup_clnt_printf(m->cleanup, REC_TYPE_ATTR, "%s=%d",
+		    MAIL_ATTR_CLEANUP_FLAGS, st->cleanup_flags & ~m->open_flags);
 	status = cleanup_clnt_finish(m->cleanup, &reason);
 	if (status == CLEANUP_STAT_OK) {
 		smtpd_reply(st, "250 2.0.0 Ok: queued as %s", st->queue_id);

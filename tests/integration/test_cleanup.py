@@ -520,6 +520,12 @@ MALFORMED = [
     ("size record from client", rec(b"C", "1"), True, "unexpected"),
     ("content after xtra", ENV + rec(REC_MESG) + rec(REC_XTRA)
      + rec(REC_NORM, "x"), True, "after the content"),
+    ("other attribute after xtra", ENV + rec(REC_MESG) + rec(REC_XTRA)
+     + rec(b"A", "log_ident=x"), True, "unexpected attribute after"),
+    ("late flags not a number", ENV + rec(REC_MESG) + rec(REC_XTRA)
+     + rec(b"A", "cleanup_flags=2x"), True, "malformed cleanup_flags"),
+    ("late flags not allowed", ENV + rec(REC_MESG) + rec(REC_XTRA)
+     + rec(b"A", "cleanup_flags=1"), True, "not allowed after the content"),
     ("cont at end", ENV + rec(REC_MESG) + rec(REC_CONT, "x")
      + rec(REC_XTRA), True, "middle of a line"),
     ("end in envelope", ENV + rec(REC_END), True, "unexpected end"),

@@ -239,6 +239,8 @@ TABLES = {
     "eod_access": """
         eod@sender.test REJECT Too late
         eodprepend@sender.test PREPEND X-Late: yes
+        eodhold@sender.test HOLD Held late
+        eoddiscard@sender.test DISCARD Dropped late
     """,
     "etrn_access": """
         blocked.test REJECT
@@ -858,6 +860,20 @@ def test_end_of_data_restrictions(world):
               r" is not possible after the message content", since)
     queue, qf = find_queue_file(inst, qid)
     assert queue == "incoming" and qf.header("X-Late") == []
+
+
+def test_end_of_data_hold_and_discard(world):
+    """HOLD and DISCARD decided after the content still apply: the held
+    message lands in hold/, the discarded one nowhere; both hear 250."""
+    inst, ports = world
+    with Client(ports["stages"]) as c:
+        assert c.reply().startswith("220")
+        qid = send_message(c, "eodhold@sender.test", ["bob@localhost"])
+        qid2 = send_message(c, "eoddiscard@sender.test", ["bob@localhost"])
+    assert harness.wait_for(lambda: find_queue_file(inst, qid)[0] == "hold")
+    assert inst.wait_log(re.escape(qid) + r": hold: ")
+    assert inst.wait_log(re.escape(qid2) + r": discard: ")
+    assert harness.wait_for(lambda: find_queue_file(inst, qid2)[0] is None)
 
 
 def test_etrn_restrictions(world):

@@ -10,7 +10,10 @@
  *	client -> cleanup	records (rec.h) in queue-file order, without
  *				REC_TYPE_SIZE: TIME, ATTR*, FROM,
  *				(ORCP? NOTIFY? RCPT)*, MESG, (NORM|CONT)*,
- *				XTRA, END
+ *				XTRA, ATTR?, END; the ATTR after XTRA is
+ *				"cleanup_flags=N", CLEANUP_FLAG_HOLD and/or
+ *				_DISCARD decided after the content (smtpd's
+ *				end-of-data restrictions)
  *	cleanup -> client	attrs: status (CLEANUP_STAT_* bits, 0 = the
  *				message is on disk, complete and synced),
  *				reason (text for the client's reply or bounce)

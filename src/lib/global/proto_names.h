@@ -33,6 +33,8 @@
 #define MAIL_ATTR_RET		"dsn_ret"	/* DSN RET: full, hdrs */
 #define MAIL_ATTR_BODY_TYPE	"body_type"	/* 7BIT, 8BITMIME (-B) */
 #define MAIL_ATTR_ENCODING	MAIL_ATTR_BODY_TYPE
+/* After the content (cleanup_proto.h): more CLEANUP_FLAG_* bits. */
+#define MAIL_ATTR_CLEANUP_FLAGS	"cleanup_flags"
 
 /* trivial-rewrite (rewrite_clnt.h, resolve_clnt.h). */
 #define ATTR_RULE	"rule"		/* rewrite context: local, remote */
