@@ -10,19 +10,25 @@
  *	smtpd_io.c	input (lines with a limit, timeouts, pipelining
  *			detection) and buffered replies
  *	smtpd_cmd.c	HELO EHLO MAIL RCPT RSET NOOP VRFY HELP ETRN QUIT
+ *	smtpd_parse.c	MAIL and RCPT arguments (pure; fuzzed)
  *	smtpd_data.c	DATA and BDAT: dot-stuffing, bare CR/LF, the
  *			Received: header, streaming to cleanup
  *	smtpd_peer.c	who the client is: address, port, FCrDNS name,
- *			PROXY protocol (smtpd_haproxy.c), anvil limits
- *	smtpd_haproxy.c	PROXY protocol v1 and v2 parser (pure)
+ *			PROXY protocol, anvil limits
+ *	smtpd_haproxy.c	PROXY protocol v1 and v2 parser (pure; fuzzed),
+ *	smtpd_haproxy_read.c  and its reader
  *	smtpd_xclient.c	XCLIENT and XFORWARD
- *	smtpd_check.c	the restriction lists and access(5) tables
- *	smtpd_check_dns.c DNS lists and unknown name checks
+ *	smtpd_check.c	the restriction lists (engine); with
+ *	smtpd_check_access.c  access(5) tables,
+ *	smtpd_check_addr.c    address classes and recipient tables,
+ *	smtpd_check_dns.c     DNS lists and unknown names,
+ *	smtpd_check_parse.c   list parsing and reply formatting (pure)
  *	smtpd_dns.c	blocking DNS lookups on a private event base
  *	smtpd_log.c	Postfix-format log lines (reject, warn, ...)
  *
- * Replies are "ddd x.y.z text" strings: every reply smtpd sends has an
- * enhanced status code (RFC 2034/3463).
+ * Replies are "ddd x.y.z text" strings with an enhanced status code
+ * (RFC 2034/3463), except the greeting and the replies to HELO and
+ * EHLO, which RFC 2034 leaves without one.
  */
 #ifndef PETREL_SMTPD_H
 #define PETREL_SMTPD_H
