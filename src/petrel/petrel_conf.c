@@ -175,7 +175,7 @@ conf_print(const struct conf_opts *o, int argc, char **argv)
 	struct conf *c;
 	const char *raw;
 	size_t n, i;
-	int errors = 0, k;
+	int errors = 0, k, reported = msg_error_count();
 
 	/* -d: an empty configuration, where every name is its default. */
 	c = o->defaults ? conf_new() : conf_read_main(o);
@@ -215,7 +215,8 @@ conf_print(const struct conf_opts *o, int argc, char **argv)
 	}
 	conf_free(c);
 	conf_flush_stdout();
-	return errors ? EX_CONFIG : 0;
+	/* Also what a derived value reported (a bad mynetworks_style). */
+	return errors || msg_error_count() > reported ? EX_CONFIG : 0;
 }
 
 /* -M: master.cf entries, all or those named service or service/type. */

@@ -332,6 +332,7 @@ def test_mynetworks_unknown_style_is_an_error(instance):
                       r"unknown value \"bogus\" \(expected host, subnet "
                       r"or class\)")
     r = instance.petrel("conf", "mynetworks")
+    assert r.returncode == EX_CONFIG, (r.stdout, r.stderr)
     assert want.search(r.stderr), r.stderr
     r = instance.petrel("conf", "-x", "smtpd_client_event_limit_exceptions")
     assert r.returncode == EX_CONFIG, (r.stdout, r.stderr)
