@@ -382,6 +382,20 @@ smtpd_state_fini(struct smtpd_state *st)
 	buf_fini(&st->tmp);
 }
 
+void
+smtpd_greet(struct smtpd_state *st)
+{
+	const char *reply;
+
+	if ((reply = smtpd_check_client(st)) != NULL) {
+		/* Postfix: the reject is the greeting. */
+		smtpd_reply(st, "%s", reply);
+		st->client_rejected = true;
+	} else {
+		smtpd_reply(st, "220 %s", var_smtpd_banner);
+	}
+}
+
 static void
 smtpd_service(int fd, const char *service, char **argv)
 {
@@ -400,13 +414,7 @@ smtpd_service(int fd, const char *service, char **argv)
 		smtpd_reply(&st, "%s", reply);
 		st.quit = true;
 	} else if (!smtpd_pipelining_check(&st, SMTPD_WHERE_CONNECT)) {
-		if ((reply = smtpd_check_client(&st)) != NULL) {
-			/* Postfix: the reject is the greeting. */
-			smtpd_reply(&st, "%s", reply);
-			st.client_rejected = true;
-		} else {
-			smtpd_reply(&st, "220 %s", var_smtpd_banner);
-		}
+		smtpd_greet(&st);
 	}
 	while (!st.quit && !st.lost)
 		smtpd_command(&st);

@@ -180,6 +180,12 @@ bool smtpd_pipelining_check(struct smtpd_state *st, const char *after);
  * or 3xx reply.
  */
 void smtpd_count(struct smtpd_state *st, const char *name, bool ok);
+/*
+ * The greeting: "220 $smtpd_banner", or the reject of the client
+ * restrictions (then every command but QUIT gets 503). At connect and
+ * after XCLIENT.
+ */
+void smtpd_greet(struct smtpd_state *st);
 /* Reset the transaction (RSET, after a message, HELO/EHLO). */
 void smtpd_reset(struct smtpd_state *st);
 

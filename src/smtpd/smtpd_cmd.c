@@ -97,8 +97,7 @@ smtpd_utf8_valid(const char *data, size_t len)
 	return true;
 }
 
-/* Is keyword (any case) in smtpd_discard_ehlo_keywords? */
-static bool
+bool
 smtpd_ehlo_discarded(const char *keyword)
 {
 	static struct argv *discard;

@@ -29,6 +29,8 @@ struct smtpd_cmd {
 
 /* The command for verb (any case), or NULL. */
 const struct smtpd_cmd *smtpd_cmd_find(const char *verb);
+/* Is keyword (any case) in smtpd_discard_ehlo_keywords? */
+bool smtpd_ehlo_discarded(const char *keyword);
 /* Is data (len bytes) valid UTF-8 (no overlong forms or surrogates)? */
 bool smtpd_utf8_valid(const char *data, size_t len);
 

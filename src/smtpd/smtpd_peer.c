@@ -105,6 +105,18 @@ smtpd_peer_listed(struct smtpd_state *st, const struct match_list *l,
 	return rc > 0;
 }
 
+/* "name[addr]", with ":port" under smtpd_client_port_logging. */
+static void
+smtpd_peer_namaddr(struct smtpd_state *st)
+{
+	free(st->namaddr);
+	if (var_smtpd_client_port_logging)
+		st->namaddr = xasprintf("%s[%s]:%s", st->name, st->addr,
+		    st->port);
+	else
+		st->namaddr = xasprintf("%s[%s]", st->name, st->addr);
+}
+
 /* Name lookups and the derived fields, after addr is known. */
 static void
 smtpd_peer_names(struct smtpd_state *st)
@@ -149,12 +161,7 @@ smtpd_peer_names(struct smtpd_state *st)
 	if (st->reverse_name == NULL)
 		st->reverse_name = xstrdup("unknown");
 
-	free(st->namaddr);
-	if (var_smtpd_client_port_logging)
-		st->namaddr = xasprintf("%s[%s]:%s", st->name, st->addr,
-		    st->port);
-	else
-		st->namaddr = xasprintf("%s[%s]", st->name, st->addr);
+	smtpd_peer_namaddr(st);
 	st->limit_exempt = smtpd_peer_listed(st, peer_exceptions,
 	    "smtpd_client_event_limit_exceptions");
 	st->bare_newline_exempt = smtpd_peer_listed(st, peer_bare_exclusions,
@@ -259,12 +266,7 @@ smtpd_peer_set(struct smtpd_state *st, const char *name,
 		st->reverse_name_status = strcmp(reverse_name, "unknown") == 0
 		    ? SMTPD_PEER_NOTFOUND : SMTPD_PEER_OK;
 	}
-	free(st->namaddr);
-	if (var_smtpd_client_port_logging)
-		st->namaddr = xasprintf("%s[%s]:%s", st->name, st->addr,
-		    st->port);
-	else
-		st->namaddr = xasprintf("%s[%s]", st->name, st->addr);
+	smtpd_peer_namaddr(st);
 }
 
 void

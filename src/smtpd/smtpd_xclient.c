@@ -72,6 +72,7 @@
 #include "str.h"
 
 #include "smtpd.h"
+#include "smtpd_cmd.h"
 #include "smtpd_xclient.h"
 
 #define XA_VALUE_LIMIT	255		/* decoded bytes per attribute */
@@ -437,23 +438,35 @@ xclient_peer(struct smtpd_state *st, const struct xa_set *s)
 	st->bare_newline_exempt = bare_exempt;
 }
 
-void
-smtpd_xclient(struct smtpd_state *st, char *args)
+/*
+ * May this client use cmd now? Replies and returns false when it is not
+ * authorized or a mail transaction is in progress.
+ */
+static bool
+xa_allowed(struct smtpd_state *st, bool authorized, const char *cmd)
 {
-	struct xa_set s;
-	const char *reply, *proto;
-	char *before;
-
-	if (!st->xclient_ok) {
-		msg_warn("unauthorized XCLIENT command from %s", st->namaddr);
+	if (!authorized) {
+		msg_warn("unauthorized %s command from %s", cmd, st->namaddr);
 		smtpd_error(st, "550 5.7.0 Error: insufficient authorization");
-		return;
+		return false;
 	}
 	if (st->sender != NULL) {
 		smtpd_error(st, "503 5.5.1 Error: MAIL transaction in "
 		    "progress");
-		return;
+		return false;
 	}
+	return true;
+}
+
+void
+smtpd_xclient(struct smtpd_state *st, char *args)
+{
+	struct xa_set s;
+	const char *proto;
+	char *before;
+
+	if (!xa_allowed(st, st->xclient_ok, "XCLIENT"))
+		return;
 	xa_init(&s);
 	if (xa_parse(st, "XCLIENT", XA_XCLIENT, args, &s) < 0) {
 		xa_fini(&s);
@@ -480,13 +493,7 @@ smtpd_xclient(struct smtpd_state *st, char *args)
 	free(before);
 	xa_fini(&s);
 
-	/* As at connect (smtpd.c): the client restrictions may say no. */
-	if ((reply = smtpd_check_client(st)) != NULL) {
-		smtpd_reply(st, "%s", reply);
-		st->client_rejected = true;
-	} else {
-		smtpd_reply(st, "220 %s", var_smtpd_banner);
-	}
+	smtpd_greet(st);			/* as at connect */
 }
 
 /* ---- XFORWARD ---------------------------------------------------------- */
@@ -517,17 +524,8 @@ smtpd_xforward(struct smtpd_state *st, char *args)
 {
 	struct xa_set s;
 
-	if (!st->xforward_ok) {
-		msg_warn("unauthorized XFORWARD command from %s",
-		    st->namaddr);
-		smtpd_error(st, "550 5.7.0 Error: insufficient authorization");
+	if (!xa_allowed(st, st->xforward_ok, "XFORWARD"))
 		return;
-	}
-	if (st->sender != NULL) {
-		smtpd_error(st, "503 5.5.1 Error: MAIL transaction in "
-		    "progress");
-		return;
-	}
 	xa_init(&s);
 	if (xa_parse(st, "XFORWARD", XA_XFORWARD, args, &s) < 0) {
 		xa_fini(&s);
@@ -547,27 +545,13 @@ smtpd_xforward(struct smtpd_state *st, char *args)
 
 /* ---- EHLO -------------------------------------------------------------- */
 
-static bool
-xa_discarded(const char *keyword)
-{
-	struct argv *discard;
-	bool found = false;
-	size_t i;
-
-	discard = argv_split(var_smtpd_discard_ehlo_keywords, ", \t\r\n");
-	for (i = 0; i < discard->argc && !found; i++)
-		found = strcasecmp(discard->argv[i], keyword) == 0;
-	argv_free(discard);
-	return found;
-}
-
 /* "\nKEYWORD ATTR ATTR ...", the attributes from the table. */
 static void
 xa_ehlo_line(struct buf *b, const char *keyword, unsigned cmd)
 {
 	size_t i;
 
-	if (xa_discarded(keyword))
+	if (smtpd_ehlo_discarded(keyword))
 		return;
 	buf_printf(b, "\n%s", keyword);
 	for (i = 0; i < XA_NSPECS; i++)
