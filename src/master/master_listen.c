@@ -4,8 +4,13 @@
  * inet	  [host:]port; without a host, every address of inet_interfaces
  *	  ("all" = the wildcard addresses, "loopback-only", or a list of
  *	  names and addresses) for each family of inet_protocols ("all",
- *	  "ipv4", "ipv6"). IPv6 sockets are IPV6_V6ONLY so that 0.0.0.0 and
- *	  :: can both be bound.
+ *	  "ipv4", "ipv6"). The wildcard for both families is one
+ *	  dual-stack socket on :: (IPv4 clients arrive as ::ffff:a.b.c.d,
+ *	  which smtpd turns back into a.b.c.d), so that an idle
+ *	  single-server process waits on one socket and a connection wakes
+ *	  only one of them (EPOLLEXCLUSIVE); a host without IPv6 gets
+ *	  0.0.0.0. Other IPv6 sockets are IPV6_V6ONLY, so that an IPv4 and
+ *	  an IPv6 address can both be bound on the same port.
  * unix	  a socket private/NAME or public/NAME under queue_directory
  * pass	  (master's cwd), mode 0666: the directory controls access.
  * fifo	  a FIFO public/NAME or private/NAME, mode 0622, opened
@@ -95,14 +100,17 @@ master_same_addr(const struct master_serv *serv, const struct sockaddr *sa,
 	return false;
 }
 
-/* Bind every address that host (NULL = wildcard) resolves to. */
+/*
+ * Bind every address that host (NULL = wildcard) resolves to. With
+ * dual_stack, IPv6 sockets also take IPv4 clients.
+ */
 static int
 master_listen_inet_host(struct master_serv *serv, const char *host,
-    int family, struct buf *why, int *status)
+    int family, bool dual_stack, struct buf *why, int *status)
 {
 	struct addrinfo hints = {0}, *res, *ai;
 	char addr[NI_MAXHOST], port[NI_MAXSERV];
-	int fd, err, on = 1;
+	int fd, err, on = 1, v6only = dual_stack ? 0 : 1;
 
 	hints.ai_family = family;
 	hints.ai_socktype = SOCK_STREAM;
@@ -131,8 +139,8 @@ master_listen_inet_host(struct master_serv *serv, const char *host,
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
-			    sizeof(on));
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+			    sizeof(v6only));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0
 		    || listen(fd, MASTER_LISTEN_BACKLOG) < 0) {
 			buf_printf(why, "bind %s port %s: %s", addr, port,
@@ -166,23 +174,24 @@ master_listen_inet(struct master_serv *serv, struct buf *why, int *status)
 	family = v4 && v6 ? AF_UNSPEC : v4 ? AF_INET : AF_INET6;
 	if (serv->ent->host)
 		return master_listen_inet_host(serv, serv->ent->host, family,
-		    why, status);
+		    false, why, status);
 	hosts = argv_split(var_inet_interfaces, ", \t\r\n");
 	if (hosts->argc == 1 && strcmp(hosts->argv[0], "all") == 0) {
-		if (v4)
-			rc = master_listen_inet_host(serv, NULL, AF_INET, why,
-			    status);
-		if (rc == 0 && v6)
-			rc = master_listen_inet_host(serv, NULL, AF_INET6, why,
-			    status);
+		if (v6)
+			rc = master_listen_inet_host(serv, NULL, AF_INET6, v4,
+			    why, status);
+		/* No IPv6 on this host: the IPv4 wildcard alone. */
+		if (rc == 0 && v4 && serv->listen_count == 0)
+			rc = master_listen_inet_host(serv, NULL, AF_INET,
+			    false, why, status);
 	} else if (hosts->argc == 1
 	    && strcmp(hosts->argv[0], "loopback-only") == 0) {
 		if (v4)
 			rc = master_listen_inet_host(serv, "127.0.0.1",
-			    AF_INET, why, status);
+			    AF_INET, false, why, status);
 		if (rc == 0 && v6)
 			rc = master_listen_inet_host(serv, "::1", AF_INET6,
-			    why, status);
+			    false, why, status);
 	} else {
 		for (i = 0; rc == 0 && i < hosts->argc; i++) {
 			char *host = hosts->argv[i];
@@ -192,8 +201,8 @@ master_listen_inet(struct master_serv *serv, struct buf *why, int *status)
 				host[len - 1] = 0;
 				host++;
 			}
-			rc = master_listen_inet_host(serv, host, family, why,
-			    status);
+			rc = master_listen_inet_host(serv, host, family,
+			    false, why, status);
 		}
 	}
 	argv_free(hosts);

@@ -1666,3 +1666,72 @@ def test_end_to_end_delivery(e2e):
         b"Subject: smuggled", b"", b"evil body", b"tail", b".",
         b"MAIL FROM:<x@example.com>", b""]
     assert b"\r" not in msg
+
+
+# ---- the wildcard listener --------------------------------------------------
+
+def listening_sockets(port):
+    """The (file, address) pairs of /proc/net/tcp and tcp6 sockets in
+    LISTEN state on port."""
+    found = []
+    for name in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/net/{name}") as f:
+                rows = f.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            fields = row.split()
+            addr, _, hexport = fields[1].rpartition(":")
+            if int(hexport, 16) == port and fields[3] == "0A":
+                found.append((name, addr))
+    return found
+
+
+def have_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def test_wildcard_listener_is_one_dual_stack_socket():
+    """inet_interfaces = all with both protocols: master opens ONE
+    socket (::, taking IPv4 too), so idle smtpds wait on a single
+    descriptor and EPOLLEXCLUSIVE wakes one per connection. IPv4
+    clients arrive as ::ffff:a.b.c.d and smtpd must log, match
+    mynetworks and write Received: with the plain IPv4 address."""
+    if not have_ipv6_loopback():
+        pytest.skip("no IPv6 on this host: the wildcard is 0.0.0.0 alone")
+    params = dict(MAIN, inet_interfaces="all", inet_protocols="all",
+                  mynetworks="127.0.0.0/8 [::1]/128")
+    inst = harness.Instance(**params)
+    try:
+        inst.add_service("cleanup", "unix", "cleanup", private="n",
+                         maxproc=0)
+        inst.add_service("rewrite", "unix", "trivial-rewrite", private="-")
+        inst.add_service("anvil", "unix", "anvil", private="-", maxproc=1)
+        port = harness.free_port()
+        inst.add_service(str(port), "inet", "smtpd")
+        inst.start()
+        assert listening_sockets(port) == [
+            ("tcp6", "00000000000000000000000000000000")]
+        since = inst.log_size()
+        # From IPv4 a relay is allowed (127.0.0.0/8 is in mynetworks).
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+            s.ehlo("client.example.com")
+            s.mail("ann@example.com")
+            assert s.rcpt("far@remote.example")[0] == 250
+            s.rset()
+        assert inst.wait_log(r"petrel/smtpd\[\d+\]: connect from "
+                             r"localhost\[127\.0\.0\.1\]$", since=since)
+        with smtplib.SMTP("::1", port, timeout=10) as s:
+            assert s.ehlo("client.example.com")[0] == 250
+        assert inst.wait_log(r"petrel/smtpd\[\d+\]: connect from "
+                             r"localhost\[::1\]$", since=since)
+        assert "ffff" not in inst.log()[since:]
+    finally:
+        problems = inst.cleanup()
+    assert not problems, problems
