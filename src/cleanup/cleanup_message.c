@@ -37,13 +37,19 @@
  * Added headers: a local submission (attribute submit_uid) gets
  *	Received: by $myhostname ($mail_name, from userid N)
  *		id ID; <arrival date>
- * as the very first header. At the end of the header block, each of
- * these that is missing is appended: Date: (the arrival time),
- * Message-ID: <YYYYMMDDHHMMSS.ID@$myhostname> (UTC), From: (the full
- * name as an RFC 5322 phrase, quoted when needed, and <sender>; or the
- * sender alone; MAILER-DAEMON in canonical form for the null sender),
- * and "To: undisclosed-recipients:;" when there is no To: and no Cc:.
- * Then "ID: message-id=<...>" is logged. When the body starts with a
+ * as the very first header. At the end of the header block of local
+ * mail (rewrite_context "local": submissions, bounces, forwarding, and
+ * the SMTP clients of local_header_rewrite_clients), of remote mail
+ * when remote_header_rewrite_domain is set, and of all mail with
+ * always_add_missing_headers, each of these that is missing is
+ * appended: Date: (the arrival time), Message-ID:
+ * <YYYYMMDDHHMMSS.ID@$myhostname> (UTC), From: (the full name as an
+ * RFC 5322 phrase, quoted when needed, and <sender>; or the sender
+ * alone; MAILER-DAEMON in canonical form for the null sender), and
+ * $undisclosed_recipients_header when there is no To: and no Cc:.
+ * Other mail keeps its header block as sent (a DKIM signature may
+ * cover the absence of a header). Then "ID: message-id=<...>" is
+ * logged ("message-id=<>" when there is none). When the body starts with a
  * line that is not empty, an empty line is inserted so the message
  * keeps its header/body boundary.
  *
@@ -341,14 +347,52 @@ cleanup_add_from(struct cleanup_state *st)
 	buf_fini(&addr);
 }
 
+/* Does this message get its missing headers? (see the top) */
+static bool
+cleanup_adds_headers(const struct cleanup_state *st)
+{
+	return var_always_add_missing_headers
+	    || strcmp(st->rewrite_context, REWRITE_LOCAL) == 0
+	    || *var_remote_header_rewrite_domain != 0;
+}
+
+/*
+ * undisclosed_recipients_header, when it is one header "Name: text" on
+ * one line (anything else would end or corrupt the header block).
+ */
+static const char *
+cleanup_undisclosed_header(void)
+{
+	static bool warned;
+	const char *h = var_undisclosed_recipients_header, *cp;
+
+	if (*h == 0)
+		return NULL;
+	for (cp = h; *cp > ' ' && *cp < 127 && *cp != ':'; cp++)
+		;
+	if (cp > h && *cp == ':' && strpbrk(h, "\r\n") == NULL)
+		return h;
+	if (!warned)
+		msg_warn("undisclosed_recipients_header: \"%s\" is not a "
+		    "header (Name: text); ignored", h);
+	warned = true;
+	return NULL;
+}
+
 /* The header block ends: add what is missing; body_first as above. */
 static void
 cleanup_headers_end(struct cleanup_state *st, bool blank_needed)
 {
 	struct tm tm;
 	time_t when = st->arrival.tv_sec;
+	const char *to;
 
 	cleanup_header_flush(st);
+	if (!cleanup_adds_headers(st)) {
+		if (!(st->headers_seen & CLEANUP_HDR_MSGID))
+			msg_info("%s: message-id=<>", st->queue_id.data);
+		goto done;
+	}
 	if (!(st->headers_seen & CLEANUP_HDR_DATE)) {
 		buf_set(&st->tmp, "Date: ");
 		time_fmt_rfc5322(&st->tmp, when);
@@ -368,11 +412,12 @@ cleanup_headers_end(struct cleanup_state *st, bool blank_needed)
 	}
 	if (!(st->headers_seen & CLEANUP_HDR_FROM))
 		cleanup_add_from(st);
-	if (!(st->headers_seen & CLEANUP_HDR_TO))
-		cleanup_out_str(st, REC_TYPE_NORM,
-		    "To: undisclosed-recipients:;");
+	if (!(st->headers_seen & CLEANUP_HDR_TO)
+	    && (to = cleanup_undisclosed_header()) != NULL)
+		cleanup_out_str(st, REC_TYPE_NORM, to);
 	msg_info("%s: message-id=%s", st->queue_id.data,
 	    st->message_id.data);
+done:
 	if (blank_needed)
 		cleanup_out(st, REC_TYPE_NORM, "", 0);
 }

@@ -431,6 +431,7 @@ smtpd_pre_init(const char *service, char **argv)
 	smtpd_bare_newline_mode();		/* a bad value is fatal now */
 	smtpd_peer_pre_init();
 	smtpd_check_init();
+	smtpd_rewrite_init();
 }
 
 static void

@@ -24,6 +24,7 @@
  *	smtpd_check_dns.c     DNS lists and unknown names,
  *	smtpd_check_parse.c   list parsing and reply formatting (pure)
  *	smtpd_dns.c	blocking DNS lookups on a private event base
+ *	smtpd_rewrite.c	local_header_rewrite_clients: local or remote
  *	smtpd_log.c	Postfix-format log lines (reject, warn, ...)
  *
  * Replies are "ddd x.y.z text" strings with an enhanced status code
@@ -298,6 +299,8 @@ void smtpd_check_reset(struct smtpd_state *st);
  * only remember what to do.
  */
 const char *smtpd_check_client(struct smtpd_state *st);
+/* Is the client in $mynetworks? 1, 0, or -1 (a table failed; logged). */
+int smtpd_check_mynetworks(struct smtpd_state *st);
 const char *smtpd_check_helo(struct smtpd_state *st, const char *helo);
 const char *smtpd_check_mail(struct smtpd_state *st, const char *sender);
 const char *smtpd_check_rcpt(struct smtpd_state *st, const char *rcpt);
@@ -336,5 +339,12 @@ void smtpd_log_event(struct smtpd_state *st, const char *action,
 /* "connect from name[addr]" and "disconnect from name[addr] ehlo=1 ..." */
 void smtpd_log_connect(struct smtpd_state *st);
 void smtpd_log_disconnect(struct smtpd_state *st);
+
+/* ---- smtpd_rewrite.c ----------------------------------------------------- */
+
+/* Parse local_header_rewrite_clients (pre_init); errors are fatal. */
+void smtpd_rewrite_init(void);
+/* The rewrite_context for cleanup: REWRITE_LOCAL or REWRITE_REMOTE. */
+const char *smtpd_rewrite_context(struct smtpd_state *st);
 
 #endif

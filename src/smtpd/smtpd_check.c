@@ -286,6 +286,20 @@ smtpd_check_init(void)
 	smtpd_dns_init();
 }
 
+int
+smtpd_check_mynetworks(struct smtpd_state *st)
+{
+	struct buf why;
+	int rc;
+
+	buf_init(&why, 64);
+	rc = match_list_client(check_mynetworks, st->name, st->addr, &why);
+	if (rc < 0)
+		msg_warn("mynetworks: %s", why.data);
+	buf_fini(&why);
+	return rc;
+}
+
 /* ---- sessions ------------------------------------------------------------ */
 
 static void
@@ -583,7 +597,6 @@ check_item(struct check_eval *ev, const struct check_item *it,
     const char *name, const char *class, enum check_kind kind)
 {
 	struct smtpd_state *st = ev->st;
-	struct buf why;
 	int rc;
 
 	if (it->def == NULL)
@@ -608,13 +621,7 @@ check_item(struct check_eval *ev, const struct check_item *it,
 	case CHK_WARN_IF_REJECT:
 		return CHECK_DUNNO;	/* check_list_run() */
 	case CHK_PERMIT_MYNETWORKS:
-		buf_init(&why, 64);
-		rc = match_list_client(check_mynetworks, st->name, st->addr,
-		    &why);
-		if (rc < 0)
-			msg_warn("mynetworks: %s", why.data);
-		buf_fini(&why);
-		if (rc < 0)
+		if ((rc = smtpd_check_mynetworks(st)) < 0)
 			return check_lookup_failure(ev, st->namaddr);
 		return rc > 0 ? CHECK_OK : CHECK_DUNNO;
 	case CHK_PERMIT_SASL_AUTH:

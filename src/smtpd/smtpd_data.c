@@ -5,7 +5,7 @@
  * Once the data restrictions pass, smtpd connects to cleanup
  * (cleanup_clnt.h) and sends the envelope as queue file records:
  *
- *	TIME ATTR (rewrite_context=remote, log_ident, client_name,
+ *	TIME ATTR (rewrite_context, log_ident, client_name,
  *	client_address, helo_name, protocol_name, envelope_id, dsn_ret,
  *	body_type) FROM (ORCP? NOTIFY? RCPT)* MESG
  *
@@ -198,9 +198,7 @@ smtpd_msg_open(struct smtpd_state *st, bool bdat)
 	gettimeofday(&now, NULL);
 	(void)cleanup_clnt_printf(c, REC_TYPE_TIME, "%lld %ld",
 	    (long long)now.tv_sec, (long)now.tv_usec);
-	/* A content filter's XFORWARD SOURCE=LOCAL keeps local rewriting. */
-	smtpd_attr(c, MAIL_ATTR_RWR_CONTEXT, st->fwd_source
-	    && strcmp(st->fwd_source, "LOCAL") == 0 ? "local" : "remote");
+	smtpd_attr(c, MAIL_ATTR_RWR_CONTEXT, smtpd_rewrite_context(st));
 	smtpd_attr(c, MAIL_ATTR_LOG_IDENT, st->queue_id);
 	smtpd_attr(c, MAIL_ATTR_CLIENT_NAME, name);
 	smtpd_attr(c, MAIL_ATTR_CLIENT_ADDR, addr);

@@ -22,17 +22,15 @@
  * patterns and type:name tables (looked up with the domain, then
  * ".parent" for each parent domain; the value does not matter). A
  * malformed list is fatal at start; a table that fails makes the
- * request a temporary failure, never "not local". inet_interfaces
- * "all" means every address of every interface (getifaddrs(3)), read
- * once at start.
+ * request a temporary failure, never "not local". The addresses of
+ * inet_interfaces and proxy_interfaces (host_addrs.h) are read once at
+ * start.
  *
  * SECURITY: addresses come from outside (via the client). They are
  * edited only inside struct buf, the routing loop is bounded, and table
  * keys are bounded by the dict layer.
  */
 #include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -43,6 +41,7 @@
 #include <sysexits.h>
 
 #include "buf.h"
+#include "host_addrs.h"
 #include "match_list.h"
 #include "mem.h"
 #include "msg.h"
@@ -57,7 +56,6 @@
  */
 #define RESOLVE_MAX_ROUNDS	64
 
-#define RESOLVE_LIST_SEPS	", \t\r\n"
 #define RESOLVE_ALIAS_TRANSPORT	"error"
 #define RESOLVE_ALIAS_NEXTHOP	"5.1.1 User unknown in virtual alias table"
 
@@ -67,115 +65,7 @@ static struct match_list *resolve_valias;
 static struct match_list *resolve_vmbox;
 
 /* The addresses of this host that [addr] literals are compared with. */
-struct resolve_inaddr {
-	int family;
-	unsigned char addr[16];
-};
-
-static struct resolve_inaddr *resolve_inaddrs;
-static size_t resolve_inaddr_count;
-
-static void
-resolve_add_inaddr(int family, const void *addr)
-{
-	struct resolve_inaddr *a;
-	size_t len = family == AF_INET ? 4 : 16;
-
-	resolve_inaddrs = xreallocarray(resolve_inaddrs,
-	    resolve_inaddr_count + 1, sizeof(*resolve_inaddrs));
-	a = &resolve_inaddrs[resolve_inaddr_count++];
-	memset(a, 0, sizeof(*a));
-	a->family = family;
-	memcpy(a->addr, addr, len);
-}
-
-static void
-resolve_add_sockaddr(const struct sockaddr *sa)
-{
-	const struct sockaddr_in *sin;
-	const struct sockaddr_in6 *sin6;
-
-	if (sa == NULL)
-		return;
-	if (sa->sa_family == AF_INET) {
-		sin = (const struct sockaddr_in *)(const void *)sa;
-		resolve_add_inaddr(AF_INET, &sin->sin_addr);
-	} else if (sa->sa_family == AF_INET6) {
-		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-		resolve_add_inaddr(AF_INET6, &sin6->sin6_addr);
-	}
-}
-
-static void
-resolve_add_all_interfaces(const char *param)
-{
-	struct ifaddrs *list, *ifa;
-
-	if (getifaddrs(&list) < 0) {
-		msg_warn("%s: cannot list the network interfaces: %m", param);
-		return;
-	}
-	for (ifa = list; ifa != NULL; ifa = ifa->ifa_next)
-		resolve_add_sockaddr(ifa->ifa_addr);
-	freeifaddrs(list);
-}
-
-/* One inet_interfaces or proxy_interfaces element. */
-static void
-resolve_add_interface(const char *param, char *name)
-{
-	struct addrinfo hints, *res, *ai;
-	unsigned char bin[16];
-	size_t len = strlen(name);
-	int err;
-
-	if (strcasecmp(name, "all") == 0) {
-		resolve_add_all_interfaces(param);
-		return;
-	}
-	if (strcasecmp(name, "loopback-only") == 0) {
-		if (inet_pton(AF_INET, "127.0.0.1", bin) == 1)
-			resolve_add_inaddr(AF_INET, bin);
-		if (inet_pton(AF_INET6, "::1", bin) == 1)
-			resolve_add_inaddr(AF_INET6, bin);
-		return;
-	}
-	if (len >= 2 && name[0] == '[' && name[len - 1] == ']') {
-		name[len - 1] = 0;
-		name++;
-	}
-	if (inet_pton(AF_INET, name, bin) == 1) {
-		resolve_add_inaddr(AF_INET, bin);
-		return;
-	}
-	if (inet_pton(AF_INET6, name, bin) == 1) {
-		resolve_add_inaddr(AF_INET6, bin);
-		return;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((err = getaddrinfo(name, NULL, &hints, &res)) != 0) {
-		msg_warn("%s: cannot find the address of \"%s\": %s", param,
-		    name, gai_strerror(err));
-		return;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next)
-		resolve_add_sockaddr(ai->ai_addr);
-	freeaddrinfo(res);
-}
-
-static void
-resolve_add_interfaces(const char *param, const char *value)
-{
-	struct buf tok;
-	const char *cp = value;
-
-	buf_init(&tok, 64);
-	while ((cp = str_token_braced(cp, RESOLVE_LIST_SEPS, &tok)) != NULL)
-		resolve_add_interface(param, tok.data);
-	buf_fini(&tok);
-}
+static struct host_addrs *resolve_own;
 
 /* Is the domain literal ("[1.2.3.4]", "[ipv6:::1]") one of ours? */
 static bool
@@ -184,7 +74,7 @@ resolve_own_literal(const char *domain)
 	struct buf inner;
 	unsigned char bin[16];
 	const char *text;
-	size_t len = strlen(domain), i;
+	size_t len = strlen(domain);
 	int family = AF_INET;
 	bool found = false;
 
@@ -197,12 +87,8 @@ resolve_own_literal(const char *domain)
 		family = AF_INET6;
 		text += 5;
 	}
-	if (inet_pton(family, text, bin) == 1) {
-		for (i = 0; i < resolve_inaddr_count && !found; i++)
-			found = resolve_inaddrs[i].family == family
-			    && memcmp(resolve_inaddrs[i].addr, bin,
-			    family == AF_INET ? 4 : 16) == 0;
-	}
+	if (inet_pton(family, text, bin) == 1)
+		found = host_addrs_has(resolve_own, family, bin);
 	buf_fini(&inner);
 	return found;
 }
@@ -239,11 +125,12 @@ resolve_init(void)
 	    var_virtual_alias_domains);
 	resolve_vmbox = resolve_domains("virtual_mailbox_domains",
 	    var_virtual_mailbox_domains);
-	resolve_add_interfaces("inet_interfaces", var_inet_interfaces);
-	resolve_add_interfaces("proxy_interfaces", var_proxy_interfaces);
+	resolve_own = host_addrs_new();
+	host_addrs_add(resolve_own, "inet_interfaces", var_inet_interfaces);
+	host_addrs_add(resolve_own, "proxy_interfaces", var_proxy_interfaces);
 	if (msg_verbose)
 		msg_info("resolve: %zu local interface address(es)",
-		    resolve_inaddr_count);
+		    host_addrs_count(resolve_own));
 }
 
 /*

@@ -334,7 +334,9 @@ class Instance:
         words = [name, type_, private, unpriv, chroot, str(wakeup),
                  str(maxproc), self.program(command)]
         for k, v in (opts or {}).items():
-            words += ["-o", f"{k}={v}"]
+            # A value with blanks needs master.cf's braces.
+            words += ["-o", f"{{ {k} = {v} }}" if re.search(r"\s", str(v))
+                      else f"{k}={v}"]
         words += list(args)
         return " ".join(words)
 

@@ -53,6 +53,12 @@ def inst():
                      maxproc=0, opts=LIMITS)
     inst.add_service("cleanup-norw", "unix", "cleanup", private="n",
                      opts={"rewrite_service_name": "norewrite"})
+    inst.add_service("cleanup-always", "unix", "cleanup", private="n",
+                     opts={"always_add_missing_headers": "yes",
+                           "undisclosed_recipients_header":
+                           "To: undisclosed-recipients:;"})
+    inst.add_service("cleanup-badto", "unix", "cleanup", private="n",
+                     opts={"undisclosed_recipients_header": "nonsense"})
     inst.start()
     try:
         yield inst
@@ -136,13 +142,12 @@ def test_local_submission(inst):
     assert re.fullmatch(r"by mail\.example\.com \(Petrel, from userid "
                         r"1000\)\n\tid " + qid + r"; \w{3}, .+", hdrs[0][1])
     assert qf.header("Return-Path") == []
+    # No To: (undisclosed_recipients_header is empty by default).
     names = [n for n, _ in hdrs]
-    assert names == ["Received", "Subject", "Date", "Message-ID", "From",
-                     "To"]
+    assert names == ["Received", "Subject", "Date", "Message-ID", "From"]
     msgid = qf.header("Message-ID")[0]
     assert re.fullmatch(r"<\d{14}\." + qid + r"@mail\.example\.com>", msgid)
     assert qf.header("From") == ["Joe User <joe@example.com>"]
-    assert qf.header("To") == ["undisclosed-recipients:;"]
     assert qf.body() == [b"body line 1", b"body line 2"]
 
     # The queue file tool agrees (it checks the file as qmgr does).
@@ -181,6 +186,54 @@ def test_headers_present_are_kept(inst):
                          since=since)
 
 
+REMOTE = [("rewrite_context", "remote"), ("log_ident", "test")]
+
+
+@pytest.mark.parametrize("service,added", [
+    ("cleanup", []),
+    ("cleanup-always", ["Date", "Message-ID", "From", "To"]),
+    ("cleanup-badto", []),
+])
+def test_missing_headers_of_remote_mail(inst, service, added):
+    """Mail in the remote rewrite context (an SMTP client outside
+    local_header_rewrite_clients) keeps its header block: no Date:,
+    Message-ID:, From: or To: is added (a DKIM signature may cover their
+    absence), and the log says message-id=<>. always_add_missing_headers
+    adds them, To: being undisclosed_recipients_header."""
+    since = inst.log_size()
+    qid, status, _ = submit(sock(inst, service), "joe@example.org",
+                            ["alice@example.com"],
+                            ["Subject: remote", "", "text"], attrs=REMOTE)
+    assert status == 0
+    _, qf = load(inst, qid)
+    check_structure(qf)
+    assert [n for n, _ in qf.headers()] == ["Subject"] + added
+    if added:
+        assert qf.header("From") == ["joe@example.org"]
+        assert qf.header("To") == ["undisclosed-recipients:;"]
+        assert inst.wait_log(rf"{qid}: message-id=<\d{{14}}\.{qid}@",
+                             since=since)
+    else:
+        assert inst.wait_log(rf"{qid}: message-id=<>$", since=since)
+    assert qf.body() == [b"text"]
+
+
+def test_bad_undisclosed_recipients_header_is_ignored(inst):
+    """A value that is not a header would end the header block: it
+    is left out, with a warning naming the parameter."""
+    since = inst.log_size()
+    qid, status, _ = submit(sock(inst, "cleanup-badto"), "joe",
+                            ["alice"], ["Subject: x", "", "text"],
+                            attrs=[("submit_uid", "1000")])
+    assert status == 0
+    _, qf = load(inst, qid)
+    assert [n for n, _ in qf.headers()] == ["Received", "Subject", "Date",
+                                            "Message-ID", "From"]
+    assert inst.wait_log(r"petrel/cleanup\[\d+\]: warning: "
+                         r"undisclosed_recipients_header: \"nonsense\" is "
+                         r"not a header \(Name: text\); ignored", since=since)
+
+
 def test_quoted_full_name_and_null_sender(inst):
     qid, status, _ = submit(sock(inst), "joe", ["alice"], ["hi"],
                             attrs=[("full_name", 'Joe "J." User\n')])
@@ -205,7 +258,7 @@ def test_body_without_empty_line(inst):
     assert status == 0
     _, qf = load(inst, qid)
     names = [n for n, _ in qf.headers()]
-    assert names == ["Date", "Message-ID", "From", "To"]
+    assert names == ["Date", "Message-ID", "From"]
     assert qf.body() == [b"just text: no header", b"second"]
 
     # Headers only, no body at all.
@@ -213,7 +266,7 @@ def test_body_without_empty_line(inst):
     assert status == 0
     _, qf = load(inst, qid)
     assert [n for n, _ in qf.headers()] == ["Subject", "Date",
-                                            "Message-ID", "From", "To"]
+                                            "Message-ID", "From"]
     assert b"" not in qf.lines
 
 

@@ -77,6 +77,12 @@ LISTENERS = {
                 "smtpd_client_event_limit_exceptions": ""},
     "rcptrate": {"smtpd_client_recipient_rate_limit": "3",
                  "smtpd_client_event_limit_exceptions": ""},
+    # Header rewriting context (cleanup adds missing headers to local
+    # mail only): 127.0.0.1 is remote here, local through a table there.
+    "remotehdr": {"local_header_rewrite_clients":
+                  "permit_sasl_authenticated, permit_tls_clientcerts"},
+    "addrmap": {"local_header_rewrite_clients":
+                "check_address_map inline:{127.0.0.1=yes}"},
     "exceptions": {"smtpd_client_connection_count_limit": "1",
                    "smtpd_client_message_rate_limit": "1",
                    "smtpd_client_event_limit_exceptions": "127.0.0.1"},
@@ -925,7 +931,8 @@ def test_received_header(srv):
     assert attrs["client_name"] == "localhost"
     assert attrs["helo_name"] == "helo.example.net"
     assert attrs["protocol_name"] == "ESMTP"
-    assert attrs["rewrite_context"] == "remote"
+    # 127.0.0.1 is an address of inet_interfaces: local mail.
+    assert attrs["rewrite_context"] == "local"
     # petrel cat shows the same message.
     out = cat(srv, "-q", qid)
     assert f"*** MESSAGE CONTENTS " in out
@@ -941,6 +948,40 @@ def test_received_without_helo(srv):
     assert received(QFile(srv, qid)).startswith(
         "Received: from localhost (localhost [127.0.0.1])\n"
         "\tby mail.example.com (Petrel) with SMTP id ")
+
+
+def header_names(q):
+    return [ln.split(b":", 1)[0].decode() for ln in q.lines()[:q.lines().index(b"")]
+            if not ln.startswith((b" ", b"\t"))]
+
+
+@pytest.mark.parametrize("listener,context", [
+    ("main", "local"),          # permit_inet_interfaces (the default)
+    ("addrmap", "local"),       # check_address_map inline:{127.0.0.1=yes}
+    ("remotehdr", "remote"),    # neither SASL nor a TLS certificate
+])
+def test_missing_headers_only_for_local_clients(srv, listener, context):
+    """local_header_rewrite_clients decides the rewrite context, and
+    cleanup adds missing Date:, Message-ID: and From: to local mail
+    only: a remote client's header block stays as it was signed (a DKIM
+    signature may cover the absence of a header). No To: either way
+    (undisclosed_recipients_header is empty by default)."""
+    since = srv.log_size()
+    with Client(srv.ports[listener]) as c:
+        transaction(c)
+        qid = queued_id(send_data(c, b"Subject: bare\r\n\r\nx\r\n.\r\n"))
+    q = QFile(srv, qid)
+    assert q.attrs()["rewrite_context"] == context
+    if context == "local":
+        assert header_names(q) == ["Received", "Subject", "Date",
+                                   "Message-ID", "From"]
+        assert srv.wait_log(rf"petrel/cleanup\[\d+\]: {qid}: "
+                            rf"message-id=<\d{{14}}\.{qid}@", since=since)
+    else:
+        assert header_names(q) == ["Received", "Subject"]
+        assert srv.wait_log(rf"petrel/cleanup\[\d+\]: {qid}: "
+                            rf"message-id=<>$", since=since)
+    assert q.body() == [b"x"]
 
 
 def test_8bit_content_and_body_type(srv):

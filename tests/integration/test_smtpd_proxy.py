@@ -622,16 +622,22 @@ def test_xforward_goes_to_the_queue_file(trusted):
 
 def test_xforward_source_local(trusted):
     """SOURCE=LOCAL (mail a content filter got from a local submission)
-    keeps the local rewriting context; it lasts one transaction."""
+    keeps the local rewriting context, SOURCE=REMOTE the remote one,
+    whatever local_header_rewrite_clients says of the filter; each lasts
+    one transaction, then the filter's own address (127.0.0.1, one of
+    inet_interfaces: local) decides again."""
     inst, port, _ = trusted
     with Smtp(port) as c:
         assert c.reply().startswith("220")
         assert c.cmd("EHLO filter.example").startswith("250")
         assert c.cmd("XFORWARD SOURCE=LOCAL") == "250 2.0.0 Ok"
         qid = send_message(c, helo="filter.example")
+        assert c.cmd("XFORWARD SOURCE=REMOTE") == "250 2.0.0 Ok"
         qid2 = send_message(c, helo="filter.example")
+        qid3 = send_message(c, helo="filter.example")
     assert queue_file(inst, qid).attrs["rewrite_context"] == "local"
     assert queue_file(inst, qid2).attrs["rewrite_context"] == "remote"
+    assert queue_file(inst, qid3).attrs["rewrite_context"] == "local"
 
 
 def test_xforward_ipv6_and_unavailable(trusted):

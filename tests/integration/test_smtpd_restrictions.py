@@ -290,6 +290,9 @@ SERVICES = {
                   "smtpd_recipient_restrictions": "$t_open"},
     "bad_tempfail": {"reject_tempfail_action": "maybe"},
     "bad_rbl": {"smtpd_client_restrictions": "$t_bad_rbl"},
+    "bad_rewrite": {"local_header_rewrite_clients": "permit_everyone"},
+    "bad_rewrite_map": {"local_header_rewrite_clients":
+                        "permit_mynetworks,check_address_map"},
 }
 
 
@@ -472,6 +475,10 @@ BAD = [
     ("bad_tempfail", r"fatal: reject_tempfail_action: bad value \"maybe\""),
     ("bad_rbl", r"fatal: smtpd_client_restrictions: restriction "
                 r"reject_rbl_client: bad DNS list filter \"127\.0\.0\""),
+    ("bad_rewrite", r"fatal: local_header_rewrite_clients: unknown element "
+                    r"\"permit_everyone\""),
+    ("bad_rewrite_map", r"fatal: local_header_rewrite_clients: "
+                        r"check_address_map needs a table \(type:name\)"),
 ]
 
 
