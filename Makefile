@@ -6,6 +6,8 @@
 #				and a short run of every fuzz target
 #	make test-fast		the same, normal build only
 #	make install PREFIX=/usr/local [DESTDIR=...]
+#				(builds in build-install/, configured
+#				with that prefix)
 #	make bench		benchmarks (not timed tests)
 #	make clean
 
@@ -13,6 +15,7 @@ PREFIX ?= /usr/local
 PYTHON ?= /usr/bin/python3
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+INSTALL_BUILD ?= build-install
 FUZZ_BUILD ?= build-fuzz
 FUZZ_TARGETS = attr mastercf maincf pattern rec addr_list smtp_syntax haproxy smtpd_cmd
 FUZZ_RUNS ?= 50000
@@ -72,10 +75,17 @@ fuzz-smoke: deps $(FUZZ_BUILD)/build.ninja
 		{ tail -40 "$$scratch/$$t.log"; exit 1; }; \
 	done
 
-install: build
-	meson configure $(BUILD) --prefix=$(PREFIX)
-	ninja -C $(BUILD)
-	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(DESTDIR))
+# Its own build directory: the compiled-in paths (DEF_CONFIG_DIR, ...)
+# follow the prefix, and those of the development build/ must not change.
+$(INSTALL_BUILD)/build.ninja:
+	@scripts/bootstrap
+	meson setup $(INSTALL_BUILD) --prefix=$(PREFIX)
+
+install: deps $(INSTALL_BUILD)/build.ninja
+	meson configure $(INSTALL_BUILD) --prefix=$(PREFIX)
+	ninja -C $(INSTALL_BUILD)
+	meson install -C $(INSTALL_BUILD) --no-rebuild \
+	    $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
 
 bench: build
 	@if [ -x bench/run ]; then bench/run $(BUILD); \
@@ -85,4 +95,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(INSTALL_BUILD)

@@ -96,6 +96,8 @@ master_sig_stop(int sig)
 static void
 master_sig_event(evutil_socket_t sig, short what, void *ctx)
 {
+	int old_limit, rc;
+
 	(void)what;
 	(void)ctx;
 	switch (sig) {
@@ -106,11 +108,22 @@ master_sig_event(evutil_socket_t sig, short what, void *ctx)
 	case SIGHUP:
 		if (master_stopping)
 			break;
-		/* Logged once the new configuration is in force, so that
-		 * whoever waits for this line finds the new services open. */
-		if (master_config_load(false) < 0)
+		/*
+		 * Each reload counts its own errors, without msg_error()'s
+		 * limit of a dozen: a resident master must survive any
+		 * number of bad edits, however many errors each one has.
+		 */
+		msg_error_reset();
+		old_limit = msg_error_limit(0);
+		rc = master_config_load(false);
+		(void)msg_error_limit(old_limit);
+		if (rc < 0) {
 			msg_warn("reload failed: keeping the running "
 			    "configuration");
+			break;
+		}
+		/* Logged once the new configuration is in force, so that
+		 * whoever waits for this line finds the new services open. */
 		msg_info("reload -- version %s, configuration %s",
 		    PETREL_VERSION, master_config_dir);
 		break;

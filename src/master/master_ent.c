@@ -2,10 +2,10 @@
  * master_ent.c - master's service table: start-up and reload
  *
  * master_config_load() reads main.cf and master.cf into new objects and
- * checks everything (parameters, unknown names, programs) before it
- * changes anything; a reload with errors keeps the running
- * configuration. Then it matches the new master.cf entries with the
- * running services by endpoint:
+ * checks everything (parameters, unknown names, each service's -o
+ * overrides, programs) before it changes anything; a reload with errors
+ * keeps the running configuration. Then it matches the new master.cf
+ * entries with the running services by endpoint:
  *	same endpoint	the service keeps its listeners and status pipe;
  *			its children are retired (they finish their
  *			current client and exit) and new ones use the new
@@ -21,11 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
-#include "argv.h"
 #include "buf.h"
 #include "conf.h"
 #include "master.h"
@@ -236,45 +234,21 @@ master_services_close(void)
 	}
 }
 
-/* Everything that can be wrong with a configuration, before using it. */
+/*
+ * Everything that can be wrong with a configuration, before using it:
+ * the checks of `petrel check` (mastercf_check_conf() for main.cf with
+ * master.cf and every service's -o overrides, mastercf_check_programs()),
+ * so that a reload never takes what a child would refuse at start-up.
+ */
 static int
 master_config_check(struct conf *c, struct mastercf *cf)
 {
-	struct argv *values = argv_new(), *services = argv_new();
-	struct buf path;
-	size_t i, j;
 	int errors;
 
-	for (i = 0; i < cf->count; i++) {
-		argv_add(services, cf->ents[i]->service);
-		for (j = 0; j < cf->ents[i]->overrides->argc; j++)
-			argv_add(values, cf->ents[i]->overrides->argv[j]);
-	}
-	errors = conf_validate(c, false);
-	errors += conf_check_unknown(c, true, values, services);
-	argv_free(values);
-	argv_free(services);
-
-	/* Programs are named relative to the new daemon_directory. */
-	buf_init(&path, 64);
-	for (i = 0; i < cf->count; i++) {
-		const struct master_ent *ent = cf->ents[i];
-
-		buf_reset(&path);
-		if (ent->command[0] != '/') {
-			if (conf_eval(c, "daemon_directory", &path, &path) < 0)
-				continue;	/* reported by conf_validate */
-			buf_putc(&path, '/');
-		}
-		buf_puts(&path, ent->command);
-		if (access(path.data, X_OK) < 0) {
-			msg_error("%s, line %d: service %s: program %s: %m",
-			    ent->file, ent->line, ent->service, path.data);
-			errors++;
-		}
-	}
-	buf_fini(&path);
-	return errors;
+	/* Overrides are checked against a main.cf that is valid itself. */
+	if ((errors = conf_validate(c, false)) == 0)
+		errors = mastercf_check_conf(cf, c);
+	return errors + mastercf_check_programs(cf, c, NULL);
 }
 
 static char *

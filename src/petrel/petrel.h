@@ -50,8 +50,9 @@ int petrel_status(const char *dir);
 
 /* petrel_check.c */
 /*
- * conf_load(dir), read $config_directory/master.cf and report unknown
- * main.cf parameters as errors. Returns master.cf, or NULL after every
+ * conf_load(dir), read $config_directory/master.cf and check the two
+ * together (mastercf_check_conf(): unknown main.cf parameters, and the
+ * -o overrides of every service). Returns master.cf, or NULL after every
  * problem was reported.
  */
 struct mastercf *petrel_config_check(const char *dir);

@@ -3,11 +3,14 @@
  *
  * check loads main.cf (every value converted and bounds-checked), reads
  * master.cf, reports main.cf parameters that nothing knows or uses,
- * creates missing queue directories, warns about wrong owners and modes
+ * checks what each service sees with its -o overrides (bad values and
+ * unknown names: mastercf_check_conf(), which master runs too), creates
+ * missing queue directories, warns about wrong owners and modes
  * (set-permissions repairs them) and makes sure that master and every
  * program in master.cf exist and are executable: a relative command is
- * looked up in $daemon_directory, as master will. Nothing is printed when
- * all is well; the exit status is 0, or EX_CONFIG after errors.
+ * looked up in $daemon_directory, as master will
+ * (mastercf_check_programs()). Nothing is printed when all is well; the
+ * exit status is 0, or EX_CONFIG after errors.
  *
  * Run as root, both also look at $command_directory/postdrop, the one
  * privileged program: it must belong to group setgid_group with mode
@@ -19,13 +22,10 @@
  * `petrel start` and `petrel reload` run the same checks first, so that
  * a broken configuration is caught before master is touched.
  */
-#include <errno.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "argv.h"
 #include "buf.h"
 #include "conf.h"
 #include "mastercf.h"
@@ -38,10 +38,7 @@ struct mastercf *
 petrel_config_check(const char *dir)
 {
 	struct mastercf *cf;
-	struct argv *values, *services;
 	struct buf path;
-	size_t i, j;
-	int unknown;
 
 	if (conf_load(dir, NULL) < 0)
 		return NULL;
@@ -51,63 +48,12 @@ petrel_config_check(const char *dir)
 	buf_fini(&path);
 	if (cf == NULL)
 		return NULL;
-	/*
-	 * A main.cf parameter that only a -o value refers to ($name) is in
-	 * use, not unknown.
-	 */
-	values = argv_new();
-	services = argv_new();
-	for (i = 0; i < cf->count; i++) {
-		const struct argv *ov = cf->ents[i]->overrides;
-
-		argv_add(services, cf->ents[i]->service);
-		for (j = 0; ov && j < ov->argc; j++) {
-			const char *eq = strchr(ov->argv[j], '=');
-
-			argv_add(values, eq ? eq + 1 : ov->argv[j]);
-		}
-	}
-	unknown = conf_check_unknown(conf_current(), true, values, services);
-	argv_free(values);
-	argv_free(services);
-	if (unknown > 0) {
+	/* The same check as master's, so master never refuses what we took. */
+	if (mastercf_check_conf(cf, conf_current()) > 0) {
 		mastercf_free(cf);
 		return NULL;
 	}
 	return cf;
-}
-
-/*
- * An executable regular file, else one error naming the service (or
- * master itself when ent is NULL). Returns the number of errors.
- */
-static int
-petrel_check_program(const struct master_ent *ent, const char *command)
-{
-	struct buf path;
-	struct stat st;
-	int bad = 0;
-
-	buf_init(&path, 128);
-	if (*command == '/')
-		buf_puts(&path, command);
-	else
-		buf_printf(&path, "%s/%s", var_daemon_directory, command);
-	if (stat(path.data, &st) < 0) {
-		bad = 1;
-	} else if (!S_ISREG(st.st_mode)) {
-		errno = S_ISDIR(st.st_mode) ? EISDIR : EACCES;
-		bad = 1;
-	} else if (access(path.data, X_OK) < 0) {
-		bad = 1;
-	}
-	if (bad && ent)
-		msg_error("%s, line %d: service %s: program %s: %m", ent->file,
-		    ent->line, ent->service, path.data);
-	else if (bad)
-		msg_error("program %s: %m", path.data);
-	buf_fini(&path);
-	return bad;
 }
 
 #define POSTDROP_MODE	02755
@@ -158,7 +104,6 @@ petrel_check_all(const char *dir, bool fix)
 	struct queue_ids ids;
 	struct mastercf *cf;
 	int errors = 0;
-	size_t i;
 
 	if ((cf = petrel_config_check(dir)) == NULL)
 		return 1;
@@ -167,10 +112,8 @@ petrel_check_all(const char *dir, bool fix)
 	else
 		errors += queue_dirs_check(&ids, true, fix)
 		    + petrel_check_postdrop(&ids, fix);
-	errors += petrel_check_program(NULL, "master");
-	for (i = 0; i < cf->count; i++)
-		errors += petrel_check_program(cf->ents[i],
-		    cf->ents[i]->command);
+	errors += mastercf_check_programs(cf, conf_current(),
+	    (const char *const[]){"master", NULL});
 	mastercf_free(cf);
 	return errors;
 }

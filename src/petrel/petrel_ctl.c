@@ -53,31 +53,16 @@
 static void
 petrel_ctl_load(const char *dir)
 {
-	const struct param_def *p = param_find("queue_directory");
-	struct conf *c;
-	struct buf path, val, why;
+	static const char *const names[] = {"queue_directory", NULL};
 
 	if (conf_load(dir, NULL) == 0)
 		return;
-	c = conf_new();
-	buf_init(&path, 64);
-	buf_init(&val, 64);
-	buf_init(&why, 64);
-	buf_printf(&path, "%s/main.cf", dir ? dir : conf_default_dir());
-	conf_set(c, "config_directory", dir ? dir : conf_default_dir(),
-	    "command line", 0);
 	log_stderr(false);		/* conf_load told the errors already */
-	if ((conf_read_file(c, path.data) < 0 && errno != 0)
-	    || conf_eval(c, "queue_directory", &val, &why) < 0
-	    || param_convert(p, val.data, true, &why) < 0)
+	if (conf_load_some(dir, NULL, names) != 1)
 		exit(EX_CONFIG);
 	log_stderr(true);
-	msg_warn("%s has errors; using queue_directory = %s",
-	    path.data, var_queue_directory);
-	buf_fini(&path);
-	buf_fini(&val);
-	buf_fini(&why);
-	conf_free(c);
+	msg_warn("%s/main.cf has errors; using queue_directory = %s",
+	    dir ? dir : conf_default_dir(), var_queue_directory);
 }
 
 /* master's pid, or 0 when it does not run. */

@@ -5,17 +5,22 @@ Start/stop/status cycles, refusing a second master, refusing bad
 configuration at start (exit code from sysexits, a message naming the
 file, line and parameter or address, and nothing left running or
 listening), refusing to reload a broken configuration, and the queue
-directories that `petrel check` creates.
+directories that `petrel check` creates. Also: master.cf -o overrides
+held to main.cf's rules by check, start, reload and master itself; a
+queue_directory whose parent is missing; a SIGHUP that finds a broken
+configuration; a child's start-up error in the maillog.
 """
 
 import os
 import re
+import signal
 import socket
 import stat
 
 import pytest
 
-from harness import MASTER_LOG_RE, QUEUE_DIR_MODES, port_listening
+from harness import (MASTER_LOG_RE, QUEUE_DIR_MODES, free_port,
+                     port_listening)
 
 EX_CONFIG = 78
 
@@ -292,3 +297,257 @@ def test_shell_syntax_in_raw_parameters(instance):
     assert r.returncode == 0, r.stderr
     r = instance.petrel("conf", "-h", "mailbox_command")
     assert r.stdout == '/usr/bin/procmail -a "$(date +%s)"\n'
+
+
+# ---- -o overrides in master.cf ---------------------------------------------
+#
+# A service's program loads main.cf with its -o overrides at every start and
+# exits with EX_CONFIG when that fails. check, start, reload and master
+# itself must refuse such a master.cf up front, naming line and override,
+# rather than accept it and leave a throttled service behind.
+
+def run_master(instance):
+    """master -w without `petrel start` (and so without its checks)."""
+    return instance.run([os.path.join(instance.src, "master"), "-c",
+                         instance.etc, "-w"], timeout=30)
+
+
+def make_queue(instance):
+    """The queue directories, by a check of a configuration still good."""
+    r = instance.petrel("check")
+    assert r.returncode == 0, output(instance, r)
+
+
+def override_refused(instance, port, pattern):
+    """check, start, and master -w alone all refuse the configuration
+    (the queue exists: master would refuse an empty one anyway)."""
+    r = instance.petrel("check")
+    assert r.returncode == EX_CONFIG, output(instance, r)
+    assert re.search(pattern, r.stderr), r.stderr
+    start_fails(instance, EX_CONFIG, pattern, ports=[port])
+    r = run_master(instance)
+    assert r.returncode == EX_CONFIG, output(instance, r)
+    assert re.search(pattern, r.stderr), r.stderr
+    assert_nothing_running(instance, port)
+
+
+def test_bad_override_value_is_refused(instance):
+    make_queue(instance)
+    port = free_port()
+    line = instance.add_service(f"127.0.0.1:{port}", "inet", "test-single",
+                                opts={"max_use": "0"})
+    override_refused(
+        instance, port,
+        rf"master\.cf, line {line}: service 127\.0\.0\.1:{port}/inet: "
+        r"-o max_use=0: parameter max_use: bad value \"0\" \(expected "
+        r"integer 1\.\.1000000000\)")
+
+
+def test_bad_override_time_through_main_cf_reference(instance):
+    # main.cf is fine alone; the override breaks what refers to it.
+    make_queue(instance)
+    main_line = instance.append_main("max_idle = $idle\nidle = 10s\n")
+    port = free_port()
+    line = instance.add_service(f"127.0.0.1:{port}", "inet", "test-single",
+                                opts={"idle": "forever"})
+    override_refused(
+        instance, port,
+        rf"master\.cf, line {line}: service 127\.0\.0\.1:{port}/inet: "
+        rf"\S*main\.cf, line {main_line}: parameter max_idle: bad value "
+        r"\"forever\"")
+
+
+def test_unknown_override_is_refused(instance):
+    make_queue(instance)
+    port = free_port()
+    line = instance.add_service(f"127.0.0.1:{port}", "inet", "test-single",
+                                opts={"no_such_param": "1"})
+    override_refused(
+        instance, port,
+        rf"master\.cf, line {line}: service 127\.0\.0\.1:{port}/inet: "
+        r"-o no_such_param=1: unknown parameter no_such_param")
+
+
+def test_override_referenced_with_dollar_is_accepted(instance):
+    # As in main.cf, a user-defined name is fine when a value uses it.
+    instance.append_main("mydestination = $my_dests\nmy_dests = localhost\n")
+    port = instance.add_inet("test-single", "tag=ok",
+                             opts={"my_dests": "example.com",
+                                   "smtpd_banner": "$my_banner",
+                                   "my_banner": "hello"})
+    r = instance.petrel("check")
+    assert r.returncode == 0, output(instance, r)
+    instance.start()
+    with instance.connect(port) as c:
+        assert c.greeting()["tag"] == "ok"
+
+
+def test_reload_refuses_bad_override(instance):
+    port = instance.add_inet("test-single", "tag=old")
+    instance.start()
+    master = instance.master_pid()
+    instance.replace_service(f"127.0.0.1:{port}", "test-single", "tag=new",
+                             opts={"max_use": "0"})
+    line = instance.master_line_of(f"127.0.0.1:{port}")
+    r = instance.petrel("reload")
+    assert r.returncode == EX_CONFIG, output(instance, r)
+    assert re.search(rf"master\.cf, line {line}: .*-o max_use=0: parameter "
+                     r"max_use: bad value", r.stderr), r.stderr
+    assert instance.master_pid() == master
+    with instance.connect(port) as c:
+        assert c.greeting()["tag"] == "old"
+
+
+# ---- queue_directory and data_directory ---------------------------------------
+
+def main_cf_line(instance, name):
+    with open(instance.main_cf) as f:
+        for n, text in enumerate(f, 1):
+            if text.split("=")[0].strip() == name:
+                return n
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("param", ["queue_directory", "data_directory"])
+def test_queue_directory_with_missing_parent_is_refused(instance, param):
+    port = instance.add_inet("test-single")
+    parent = os.path.join(instance.dir, "no", "such")
+    path = os.path.join(parent, "dir")
+    instance.set_main(**{param: path})
+    line = main_cf_line(instance, param)
+    pattern = (rf"main\.cf, line {line}: {param}: {re.escape(path)}: "
+               rf"parent directory {re.escape(parent)} does not exist")
+    r = instance.petrel("check")
+    assert r.returncode == EX_CONFIG, output(instance, r)
+    assert re.search(pattern, r.stderr), r.stderr
+    start_fails(instance, EX_CONFIG, pattern, ports=[port])
+    # Nothing was built on the way.
+    assert not os.path.exists(os.path.join(instance.dir, "no"))
+
+
+def test_missing_daemon_directory_is_named(instance):
+    port = instance.add_inet("test-single")
+    instance.set_main(daemon_directory="/nonexistent/libexec")
+    line = main_cf_line(instance, "daemon_directory")
+    pattern = (rf"main\.cf, line {line}: daemon_directory = "
+               r"/nonexistent/libexec: No such file or directory")
+    r = instance.petrel("check")
+    assert r.returncode == EX_CONFIG, output(instance, r)
+    assert re.search(pattern, r.stderr), r.stderr
+    # One error naming the parameter, not one per program in it.
+    assert "program /nonexistent" not in r.stderr, r.stderr
+    start_fails(instance, EX_CONFIG, pattern, ports=[port])
+
+
+# ---- SIGHUP straight to master ----------------------------------------------
+
+@pytest.mark.parametrize("which", ["main.cf", "master.cf", "override"])
+def test_sighup_with_broken_config_keeps_running(instance, which):
+    """`petrel reload` checks first; a SIGHUP from elsewhere (kill, a
+    config management tool) must find master just as careful: the error
+    logged with file and line, the running configuration kept, no
+    "reload --" line, and master alive after any number of them."""
+    port = instance.add_inet("test-single", "tag=old")
+    instance.start()
+    master = instance.master_pid()
+    with instance.connect(port) as c:
+        child = c.greeting()["pid"]     # stays, idle, for the next client
+    name = f"127.0.0.1:{port}"
+    if which == "main.cf":
+        line = instance.append_main("max_use = nonsense\n")
+        want = (rf"error: {re.escape(instance.main_cf)}, line {line}: "
+                r"parameter max_use: bad value \"nonsense\"")
+    elif which == "master.cf":
+        instance.replace_service(name, "test-single", "tag=new")
+        line = instance.append_master("broken line\n")
+        want = rf"error: {re.escape(instance.master_cf)}, line {line}: "
+    else:
+        instance.replace_service(name, "test-single", "tag=new",
+                                 opts={"max_use": "0"})
+        line = instance.master_line_of(name)
+        want = (rf"error: {re.escape(instance.master_cf)}, line {line}: "
+                rf"service {re.escape(name)}/inet: -o max_use=0: parameter "
+                r"max_use: bad value \"0\"")
+    failed = MASTER_LOG_RE + r"warning: reload failed: keeping the running"
+    # More than msg_error()'s limit of a dozen errors per process.
+    for n in range(1, 16):
+        os.kill(master, signal.SIGHUP)
+        assert instance.wait_log(failed, count=n), f"HUP {n}: no failure"
+    assert instance.master_pid() == master, "master died"
+    assert len(instance.grep(MASTER_LOG_RE + want)) == 15
+    assert not instance.grep(MASTER_LOG_RE + "reload -- ")
+    with instance.connect(port) as c:
+        g = c.greeting()
+        assert g["tag"] == "old"
+        assert g["pid"] == child
+
+    # Repaired: the next SIGHUP reloads.
+    instance.main_extra = ""
+    instance.write_main()
+    instance.master_extra = ""
+    instance.replace_service(name, "test-single", "tag=new")
+    os.kill(master, signal.SIGHUP)
+    assert instance.wait_log(MASTER_LOG_RE + "reload -- "), "no reload"
+    with instance.connect(port) as c:
+        assert c.greeting()["tag"] == "new"
+
+
+def test_sighup_with_many_errors_keeps_running(instance):
+    """One bad edit with more errors than msg_error()'s limit of a dozen
+    per process: master reports them all and keeps running."""
+    port = instance.add_inet("test-single", "tag=old")
+    instance.start()
+    master = instance.master_pid()
+    first = instance.append_main("".join(f"no_such_param_{i} = 1\n"
+                                         for i in range(20)))
+    os.kill(master, signal.SIGHUP)
+    assert instance.wait_log(MASTER_LOG_RE + r"warning: reload failed: "
+                             r"keeping the running"), "no failure logged"
+    errors = instance.grep(MASTER_LOG_RE + rf"error: "
+                           rf"{re.escape(instance.main_cf)}, line \d+: "
+                           r"unused parameter: no_such_param_\d+=1")
+    assert len(errors) == 20, errors
+    assert not instance.grep("too many errors")
+    assert instance.master_pid() == master, "master died"
+    with instance.connect(port) as c:
+        assert c.greeting()["tag"] == "old"
+    assert first > 0
+
+
+# ---- start-up errors of a child ------------------------------------------------
+
+@pytest.mark.parametrize("breakage", ["value", "syntax", "option"])
+def test_child_startup_error_reaches_maillog(instance, breakage):
+    """A child that cannot start says why in the maillog (master's stderr,
+    where it used to go, is /dev/null once master has detached), not just
+    master's "exit status 78"."""
+    args = ("-Z", "tag=x") if breakage == "option" else ("tag=x",)
+    port = instance.add_inet("test-single", *args)
+    instance.start()
+    # main.cf changes under the running master; new children read it.
+    if breakage == "value":
+        line = instance.append_main("max_use = 0\n")
+        want = (rf"error: {re.escape(instance.main_cf)}, line {line}: "
+                r"parameter max_use: bad value \"0\" \(expected integer "
+                r"1\.\.1000000000\)")
+        status = EX_CONFIG
+    elif breakage == "syntax":
+        line = instance.append_main("this line is broken\n")
+        want = (rf"error: {re.escape(instance.main_cf)}, line {line}: "
+                r"missing '=' after parameter name")
+        status = EX_CONFIG
+    else:
+        want = r"fatal: unknown option -Z; usage: test-single "
+        status = 64     # EX_USAGE
+    c = instance.connect(port)
+    child_re = r"^\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ petrel/test-single\[\d+\]: "
+    assert instance.wait_log(child_re + want), \
+        f"child's error not in the maillog:\n{instance.log()}"
+    if breakage != "option":
+        assert instance.grep(child_re + r"fatal: cannot load the "
+                             r"configuration from ")
+    assert instance.wait_log(MASTER_LOG_RE + r"warning: process "
+                             rf"\S*test-single pid \d+ exit status {status}\b")
+    c.close()
+    instance.main_extra = ""
+    instance.write_main()

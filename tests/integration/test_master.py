@@ -3,9 +3,12 @@ test_master.py - master's process management, seen from outside
 
 Each test starts a real instance whose master.cf runs the test services
 (tests/support/test-{single,multi,trigger}) and checks what master does
-with them: on-demand start, maxproc, max_use, max_idle, crash and start-up
-failure throttling, reload without dropping connections or sockets,
-multi-client and trigger services, and clean shutdown.
+with them: on-demand start, maxproc (0 = unlimited), max_use and max_idle
+of single, multi and trigger servers, crash and start-up failure
+throttling, reload without dropping connections or sockets, multi-client
+and trigger services, wakeup timers ("N?" only once used), pass services
+(a descriptor sent over private/NAME), IPv6 listeners, a second master on
+the same queue, and clean shutdown.
 """
 
 import os
@@ -17,8 +20,8 @@ import time
 
 import pytest
 
-from harness import (MASTER_LOG_RE, listen_inodes, pid_alive, pid_gone,
-                     port_listening, proc_stat, wait_for)
+from harness import (MASTER_LOG_RE, LineClient, listen_inodes, pid_alive,
+                     pid_gone, port_listening, proc_stat, wait_for)
 
 
 def test_service_starts_on_first_connection(instance):
@@ -323,3 +326,279 @@ def test_log_lines_have_syslog_format(instance):
                       r"configuration (\S+)$")
     assert m and int(m[0].group("pid")) == instance.master_pid()
     assert m[0].group(3) == os.path.realpath(instance.etc)
+
+
+# ---- pass services -------------------------------------------------------
+
+def _pass_socket(instance, name):
+    return os.path.join(instance.queue, "private", name)
+
+
+def _tcp_pair():
+    """A connected TCP pair on loopback: (our end, the end to pass)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        ours = socket.create_connection(lsock.getsockname(), timeout=10)
+        theirs, _ = lsock.accept()
+    return ours, theirs
+
+
+class _Wrapped(LineClient):
+    """A LineClient around an already connected socket."""
+
+    def __init__(self, sock, timeout=10.0):
+        self.sock = sock
+        self.sock.settimeout(timeout)
+        self.timeout = timeout
+        self.buf = b""
+        self.eof = False
+
+
+def _pass_connection(instance, name):
+    """Hand a fresh TCP connection to the pass service; returns a
+    LineClient-like reader on our end of it."""
+    ours, theirs = _tcp_pair()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(_pass_socket(instance, name))
+        assert socket.send_fds(s, [b"x"], [theirs.fileno()]) == 1
+    # The service holds its own copy now: ours must not keep the
+    # connection open once the service closes it.
+    theirs.close()
+    return _Wrapped(ours)
+
+
+def test_pass_service(instance):
+    instance.add_service("passer", "pass", "test-single", "tag=passed",
+                         private="y", maxproc=1)
+    instance.start()
+    master = instance.master_pid()
+    assert os.path.exists(_pass_socket(instance, "passer"))
+
+    with _pass_connection(instance, "passer") as c:
+        g = c.greeting()
+        assert g["service"] == "passer"
+        assert g["tag"] == "passed"
+        pid = g["pid"]
+        assert proc_stat(int(pid))[1] == master
+        assert c.command("ping") == f"pong {pid}"
+        c.send("quit")
+        assert c.wait_eof()
+    assert instance.wait_log(rf"petrel/test-single\[{pid}\]: "
+                             r"served client 1$")
+
+    # A connection that sends bytes but no descriptor ...
+    warn = (rf"petrel/test-single\[{pid}\]: warning: receive passed "
+            r"descriptor: ")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(_pass_socket(instance, "passer"))
+        s.sendall(b"no descriptor here")
+        assert instance.wait_log(warn + r"no descriptor sent$"), \
+            "connection without a descriptor not reported"
+    # ... and one that closes at once are dropped with a warning.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(_pass_socket(instance, "passer"))
+    assert instance.wait_log(warn + r"peer closed the connection$"), \
+        "connection closed before passing a descriptor not reported"
+
+    # The same process goes on serving (maxproc 1, max_use 100).
+    with _pass_connection(instance, "passer") as c:
+        g = c.greeting()
+        assert g["pid"] == pid
+        assert c.command("ping") == f"pong {pid}"
+    assert instance.wait_log(rf"petrel/test-single\[{pid}\]: "
+                             r"served client 2$")
+    # Dropped connections are no clients, and nothing crashed.
+    assert not instance.grep(r"served client 3$")
+    assert not instance.grep(MASTER_LOG_RE + r"warning: process ")
+
+
+# ---- max_use and max_idle of multi and trigger servers -------------------
+
+def test_multi_max_use(instance):
+    port = instance.add_inet("test-multi", opts={"max_use": 2})
+    instance.start()
+    c1 = instance.connect(port)
+    p1 = c1.greeting()["pid"]
+    c2 = instance.connect(port)
+    g2 = c2.greeting()
+    assert g2["pid"] == p1 and g2["clients"] == "2"
+    # The third client is the process's max_use + 1: a new one serves.
+    c3 = instance.connect(port)
+    g3 = c3.greeting()
+    assert g3["pid"] != p1, "multi-server took more than max_use clients"
+    assert g3["clients"] == "1"
+    # The used-up process still serves the clients it has ...
+    assert c1.command("still") == "echo still"
+    assert c2.command("there") == "echo there"
+    assert pid_alive(int(p1))
+    # ... and exits once they are gone.
+    for c in (c1, c2):
+        c.send("quit")
+        assert c.wait_eof()
+    assert wait_for(lambda: pid_gone(int(p1)), 10), \
+        "used-up multi-server did not exit after its last client"
+    assert c3.command("after") == "echo after"
+    with instance.connect(port) as c4:
+        assert c4.greeting()["pid"] == g3["pid"]
+
+
+def _trigger_path(instance, name):
+    return os.path.join(instance.queue, "public", name)
+
+
+def _poke(instance, name, type_, data):
+    """Send one trigger request, as a client of the service would."""
+    path = _trigger_path(instance, name)
+    if type_ == "fifo":
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            assert os.write(fd, data) == len(data)
+        finally:
+            os.close(fd)
+    else:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(path)
+            s.sendall(data)
+
+
+def _request_pid(instance, name, request, timeout=15):
+    """Wait for the log line of one request; the pid that served it."""
+    m = instance.wait_log(rf"petrel/test-trigger\[(\d+)\]: trigger: "
+                          rf"service={name} request={request}$", timeout)
+    assert m, f"request {request} to {name} not served"
+    return int(m[0].group(1))
+
+
+@pytest.mark.parametrize("type_", ["unix", "fifo"])
+def test_trigger_max_use(instance, type_):
+    instance.add_service("trig", type_, "test-trigger", maxproc=1,
+                         opts={"max_use": 2})
+    instance.start()
+    _poke(instance, "trig", type_, b"a")
+    first = _request_pid(instance, "trig", "a")
+    _poke(instance, "trig", type_, b"b")
+    assert _request_pid(instance, "trig", "b") == first
+    assert wait_for(lambda: pid_gone(first), 10), \
+        "trigger server still there after max_use requests"
+    _poke(instance, "trig", type_, b"c")
+    second = _request_pid(instance, "trig", "c")
+    assert second != first
+    assert not instance.grep(MASTER_LOG_RE + r"warning: process ")
+
+
+@pytest.mark.parametrize("type_", ["unix", "fifo"])
+def test_trigger_max_idle(instance, type_):
+    instance.add_service("trig", type_, "test-trigger", maxproc=1,
+                         opts={"max_idle": "2s"})
+    instance.start()
+    t0 = time.monotonic()
+    _poke(instance, "trig", type_, b"a")
+    first = _request_pid(instance, "trig", "a")
+    assert wait_for(lambda: pid_gone(first), 15), \
+        "idle trigger server still there after max_idle=2s"
+    # Idle for max_idle after the request, not gone right after it (the
+    # clock started before the request was even sent).
+    assert time.monotonic() - t0 >= 1.9
+    assert instance.children() == []
+    _poke(instance, "trig", type_, b"b")
+    second = _request_pid(instance, "trig", "b")
+    assert second != first
+    assert not instance.grep(MASTER_LOG_RE + r"warning: process ")
+
+
+# ---- maxproc 0, wakeup "?" -------------------------------------------------
+
+def test_maxproc_zero_is_unlimited(instance):
+    # With "-" the limit would be default_process_limit: 1.
+    instance.set_main(default_process_limit=1)
+    port = instance.add_inet("test-single", maxproc=0)
+    instance.start()
+    clients = [instance.connect(port, timeout=20) for _ in range(5)]
+    pids = [c.greeting(timeout=20)["pid"] for c in clients]
+    assert len(set(pids)) == 5, f"5 busy clients, processes {pids}"
+    assert len(instance.children()) == 5
+    for c in clients:
+        assert c.command("ping").startswith("pong ")
+
+
+def test_wakeup_if_used(instance):
+    instance.add_service("eager", "unix", "test-trigger", wakeup=1,
+                         maxproc=1)
+    instance.add_service("lazy", "unix", "test-trigger", wakeup="1?",
+                         maxproc=1)
+    instance.start()
+    # Three wakeups of "eager": "lazy" had as many chances.
+    assert instance.wait_log(r"trigger: service=eager request=W$",
+                             timeout=15, count=3)
+    assert not instance.grep(r"trigger: service=lazy "), \
+        "wakeup N? fired before the service was used"
+    assert len(instance.children()) == 1
+    _poke(instance, "lazy", "unix", b"go")
+    _request_pid(instance, "lazy", "go")
+    assert instance.wait_log(r"trigger: service=lazy request=W$",
+                             timeout=15, count=2), \
+        "wakeup N? does not fire once the service was used"
+
+
+# ---- IPv6 ----------------------------------------------------------------
+
+def _free_port_v6():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+            return s.getsockname()[1]
+    except OSError as e:
+        pytest.skip(f"cannot bind [::1] on this machine: {e}")
+
+
+def test_ipv6_listener(instance):
+    port = _free_port_v6()
+    instance.add_service(f"[::1]:{port}", "inet", "test-single", "tag=v6")
+    instance.start()
+    c = LineClient(port, host="::1")
+    instance.clients.append(c)
+    assert c.sock.family == socket.AF_INET6
+    g = c.greeting()
+    assert g["tag"] == "v6"
+    assert g["service"] == f"[::1]:{port}"
+    assert c.command("ping") == f"pong {g['pid']}"
+    # Only the address that master.cf names.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+# ---- one master per queue -------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["-d", "-w"])
+def test_master_refuses_second_instance_directly(instance, mode):
+    port = instance.add_inet("test-single", "tag=first")
+    instance.add_service("trig", "unix", "test-trigger", maxproc=1)
+    instance.start()
+    master = instance.master_pid()
+    sock = _trigger_path(instance, "trig")
+    ino = os.stat(sock).st_ino
+    pidfile = os.path.join(instance.queue, "pid", "master.pid")
+    with open(pidfile) as f:
+        before = f.read()
+
+    r = instance.run([os.path.join(instance.src, "master"), "-c",
+                      instance.etc, mode], timeout=30)
+    assert r.returncode != 0
+    assert re.search(rf"already running \(pid {master}\)", r.stderr), \
+        f"stdout={r.stdout!r} stderr={r.stderr!r}"
+
+    # The first master is unaffected: same pid and pid file, the same
+    # sockets, and its services answer.
+    assert instance.master_pid() == master
+    with open(pidfile) as f:
+        assert f.read() == before
+    assert os.stat(sock).st_ino == ino
+    assert len(instance.grep(MASTER_LOG_RE + "daemon started")) == 1
+    with instance.connect(port) as c:
+        assert c.greeting()["tag"] == "first"
+    _poke(instance, "trig", "unix", b"still")
+    _request_pid(instance, "trig", "still")

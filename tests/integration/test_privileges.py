@@ -5,12 +5,16 @@ Only meaningful as root: master then runs each child as mail_owner
 (petrel, created by scripts/bootstrap) when master.cf's unpriv column says
 so, and chroots it into queue_directory when the chroot column says so.
 test-single reports its uid, gid and the inode of "/" as it sees it.
+Root also plays an ordinary user (nobody) to check that such an
+instance runs everything as that user and ignores the chroot column.
 """
 
+import grp
 import os
 import pwd
-import grp
+import shutil
 import stat
+import tempfile
 
 import pytest
 
@@ -87,7 +91,6 @@ def test_queue_directory_owners(instance, petrel_user):
 def test_set_permissions_makes_postdrop_setgid(instance):
     """As Postfix's set-permissions: postdrop becomes root:setgid_group
     mode 2755; check only warns."""
-    import shutil
     bindir = os.path.join(instance.dir, "bin")
     os.mkdir(bindir)
     postdrop = os.path.join(bindir, "postdrop")
@@ -138,3 +141,107 @@ def test_delivery_agent_refuses_to_run_unprivileged(agent):
         assert qid in mailsystem.queue_ids(inst, "active")
     finally:
         mailsystem.finish(inst)
+
+
+def _nobody():
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.fail("no user 'nobody' on this machine")
+    return pw
+
+
+def _reachable_by(path, uid, gid):
+    """True when every directory above path lets uid:gid through (other
+    users' x bit, or owner/group)."""
+    path = os.path.abspath(path)
+    while True:
+        st = os.stat(path)
+        if st.st_uid == uid:
+            ok = st.st_mode & stat.S_IXUSR
+        elif st.st_gid == gid:
+            ok = st.st_mode & stat.S_IXGRP
+        else:
+            ok = st.st_mode & stat.S_IXOTH
+        if not ok:
+            return False
+        if path == "/":
+            return True
+        path = os.path.dirname(path)
+
+
+def _ids(pid):
+    """(uids, gids) of a process from /proc: real, effective, saved, fs."""
+    with open(f"/proc/{pid}/status") as f:
+        lines = {ln.split(":")[0]: ln.split()[1:] for ln in f}
+    return [int(x) for x in lines["Uid"]], [int(x) for x in lines["Gid"]]
+
+
+def test_instance_as_ordinary_user(monkeypatch, request):
+    """Started by an ordinary user, the whole instance runs as that user:
+    master, its children whatever the unprivileged column says, and the
+    queue it creates; a chroot column "y" is ignored (only root can
+    chroot). Every other test covers this when the suite is not root;
+    here root plays the user nobody."""
+    import harness
+    nobody = _nobody()
+    as_nobody = ["setpriv", f"--reuid={nobody.pw_uid}",
+                 f"--regid={nobody.pw_gid}", "--clear-groups"]
+    # The instance lives in a directory of its own that nobody can reach
+    # (the default temporary directory may be private to root).
+    base = tempfile.mkdtemp(prefix="petrel-nobody-", dir="/tmp")
+    os.chmod(base, 0o755)
+    monkeypatch.setattr(tempfile, "tempdir", base)
+    inst = harness.Instance()
+    request.node.petrel_instance = inst     # maillog in failure reports
+    try:
+        assert _reachable_by(inst.dir, nobody.pw_uid, nobody.pw_gid), \
+            f"{inst.dir} is not reachable by nobody"
+        priv = inst.add_inet("test-single", "tag=priv", unpriv="n")
+        unpriv = inst.add_inet("test-single", "tag=unpriv", unpriv="y",
+                               chroot="y")
+        for root, dirs, files in os.walk(inst.dir):
+            for name in [root] + [os.path.join(root, n)
+                                  for n in dirs + files]:
+                os.chown(name, nobody.pw_uid, nobody.pw_gid)
+
+        def petrel(*args):
+            return inst.run(as_nobody + [os.path.join(inst.src, "petrel"),
+                                         "-c", inst.etc] + list(args))
+
+        r = petrel("start")
+        assert r.returncode == 0, f"{r.stdout}{r.stderr}\n{inst.log()}"
+        master = harness.wait_for(inst.master_pid, 10)
+        assert master, "no master after petrel start as nobody"
+        assert inst.wait_log(harness.MASTER_LOG_RE + "daemon started", 10)
+        uids, gids = _ids(master)
+        assert uids == [nobody.pw_uid] * 4 and gids == [nobody.pw_gid] * 4
+
+        for port in (priv, unpriv):
+            g = greeting_of(inst, port)
+            assert int(g["uid"]) == nobody.pw_uid, g
+            assert int(g["gid"]) == nobody.pw_gid, g
+            uids, gids = _ids(int(g["pid"]))
+            assert uids == [nobody.pw_uid] * 4, (port, uids)
+            assert gids == [nobody.pw_gid] * 4, (port, gids)
+            # chroot "y" was ignored: the child sees the real root.
+            assert int(g["root_ino"]) == os.stat("/").st_ino
+
+        # The queue that petrel start completed belongs to nobody.
+        for name in harness.QUEUE_DIR_MODES:
+            st = os.stat(os.path.join(inst.queue, name))
+            assert (st.st_uid, st.st_gid) == \
+                (nobody.pw_uid, nobody.pw_gid), name
+        st = os.stat(os.path.join(inst.queue, "pid", "master.pid"))
+        assert st.st_uid == nobody.pw_uid
+
+        r = petrel("stop")
+        assert r.returncode == 0, f"{r.stdout}{r.stderr}\n{inst.log()}"
+        assert inst.wait_no_processes(15), \
+            f"left running: {inst.all_processes()}"
+        assert inst.master_pid() is None
+    finally:
+        log = inst.log()
+        problems = inst.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
+    assert not problems, "\n".join(problems) + "\n---- maillog:\n" + log

@@ -14,6 +14,12 @@
  * functions taking a const struct conf can still fill it; any conf_set()
  * empties it.
  *
+ * conf_check_overrides() validates what one master.cf service will see
+ * (a copy of the configuration with its -o settings), by the rules that
+ * main.cf obeys; conf_load_some() salvages a few parameters (where the
+ * log goes) from a main.cf that does not load, so that a daemon can
+ * still say why it cannot start.
+ *
  * SECURITY: main.cf is written by the administrator, but -o overrides
  * arrive on command lines and values end up in logs. Input size is
  * bounded (CONF_FILE_LIMIT, CONF_EXPAND_LIMIT), recursion is bounded by
@@ -729,12 +735,24 @@ conf_where(struct buf *out, const struct conf_entry *e)
 		buf_puts(out, e->file);
 }
 
+bool
+conf_where_name(const struct conf *c, const char *name, struct buf *out)
+{
+	const struct conf_entry *e = c ? conf_lookup(c, name) : NULL;
+
+	if (e == NULL)
+		return false;
+	conf_where(out, e);
+	return true;
+}
+
 /*
  * Convert everything first and store only when all is well, so that a
- * bad reload leaves the running configuration whole.
+ * bad reload leaves the running configuration whole. prefix starts
+ * every message (a master.cf service, for conf_check_overrides()).
  */
-int
-conf_validate(const struct conf *c, bool store)
+static int
+conf_validate_as(const struct conf *c, bool store, const char *prefix)
 {
 	const struct param_def *tab;
 	struct buf val, why, where;
@@ -757,8 +775,8 @@ conf_validate(const struct conf *c, bool store)
 		}
 		buf_reset(&where);
 		conf_where(&where, conf_lookup(c, tab[i].name));
-		msg_error("%s: parameter %s: %s", where.data, tab[i].name,
-		    why.data);
+		msg_error("%s%s: parameter %s: %s", prefix, where.data,
+		    tab[i].name, why.data);
 		errors++;
 	}
 	if (errors == 0 && store) {
@@ -774,6 +792,12 @@ conf_validate(const struct conf *c, bool store)
 	buf_fini(&why);
 	buf_fini(&where);
 	return errors;
+}
+
+int
+conf_validate(const struct conf *c, bool store)
+{
+	return conf_validate_as(c, store, "");
 }
 
 /* Record every name that value refers to: $x ${x...} $(x...). */
@@ -837,27 +861,48 @@ conf_class_refs(const struct conf *c, struct htable *refs)
 	buf_fini(&why);
 }
 
-int
-conf_check_unknown(const struct conf *c, bool as_error,
-    const struct argv *extra_values, const struct argv *services)
+/*
+ * The names that something refers to: $name in a value of c or in
+ * extra_values, and the restriction classes. The caller frees the table
+ * with htable_free(refs, NULL).
+ */
+static struct htable *
+conf_refs_new(const struct conf *c, const struct argv *extra_values)
 {
 	struct htable *refs = htable_new(64);
-	const struct conf_entry *e;
-	struct buf where;
 	size_t i;
-	int count = 0;
 
 	for (i = 0; i < c->count; i++)
 		conf_scan_refs(refs, c->ents[i]->value);
 	for (i = 0; extra_values != NULL && i < extra_values->argc; i++)
 		conf_scan_refs(refs, extra_values->argv[i]);
 	conf_class_refs(c, refs);
+	return refs;
+}
+
+/* What makes a name that is set in main.cf or with -o legitimate. */
+static bool
+conf_name_used(const struct htable *refs, const char *name,
+    const struct argv *services)
+{
+	return param_find(name) != NULL || htable_get(refs, name) != NULL
+	    || conf_transport_param(name, services);
+}
+
+int
+conf_check_unknown(const struct conf *c, bool as_error,
+    const struct argv *extra_values, const struct argv *services)
+{
+	struct htable *refs = conf_refs_new(c, extra_values);
+	const struct conf_entry *e;
+	struct buf where;
+	size_t i;
+	int count = 0;
+
 	buf_init(&where, 128);
 	for (i = 0; i < c->count; i++) {
 		e = c->ents[i];
-		if (param_find(e->name) != NULL
-		    || htable_get(refs, e->name) != NULL
-		    || conf_transport_param(e->name, services))
+		if (conf_name_used(refs, e->name, services))
 			continue;
 		buf_reset(&where);
 		conf_where(&where, e);
@@ -872,6 +917,95 @@ conf_check_unknown(const struct conf *c, bool as_error,
 	buf_fini(&where);
 	htable_free(refs, NULL);
 	return count;
+}
+
+/* A copy of c: the same entries, files and lines, in the same order. */
+static struct conf *
+conf_dup(const struct conf *c)
+{
+	struct conf *copy = conf_new();
+	size_t i;
+
+	for (i = 0; i < c->count; i++)
+		conf_set(copy, c->ents[i]->name, c->ents[i]->value,
+		    c->ents[i]->file, c->ents[i]->line);
+	return copy;
+}
+
+/* The name of "name = value", trimmed as conf_assign() does; or NULL. */
+static char *
+conf_assignment_name(const char *text)
+{
+	const char *eq = strchr(text, '='), *end;
+
+	if (eq == NULL)
+		return NULL;
+	while (conf_is_space((unsigned char)*text))
+		text++;
+	for (end = eq; end > text && conf_is_space((unsigned char)end[-1]);
+	    end--)
+		;
+	return xstrndup(text, (size_t)(end - text));
+}
+
+/*
+ * The overrides go into a copy of c, each labelled "-o name=value" as
+ * its file, so that conf_validate_as() names the one at fault; a
+ * parameter that fails only through a reference to an override is
+ * named with its main.cf line. The copy costs a conf_validate() per
+ * service that has overrides; services without any see c itself, which
+ * the caller has validated.
+ */
+int
+conf_check_overrides(const struct conf *c, const struct argv *overrides,
+    const char *where, const struct argv *services)
+{
+	struct conf *copy;
+	struct htable *refs, *seen;
+	struct buf label, prefix;
+	char *name;
+	size_t i;
+	int errors = 0;
+
+	if (overrides == NULL || overrides->argc == 0)
+		return 0;
+	copy = conf_dup(c);
+	buf_init(&label, 64);
+	buf_init(&prefix, 64);
+	buf_printf(&prefix, "%s: ", where);
+	for (i = 0; i < overrides->argc; i++) {
+		buf_reset(&label);
+		buf_printf(&label, "-o %s", overrides->argv[i]);
+		if (conf_set_override(copy, overrides->argv[i], label.data,
+			0) < 0) {
+			msg_error("%s: bad override \"-o %s\" (expected "
+			    "name=value)", where, overrides->argv[i]);
+			errors++;
+		}
+	}
+	errors += conf_validate_as(copy, false, prefix.data);
+
+	refs = conf_refs_new(copy, NULL);
+	seen = htable_new(16);
+	for (i = 0; i < overrides->argc; i++) {
+		if ((name = conf_assignment_name(overrides->argv[i])) == NULL)
+			continue;		/* reported above */
+		if (!conf_name_used(refs, name, services)
+		    && htable_get(seen, name) == NULL) {
+			htable_put(seen, name, conf_busy);
+			msg_error("%s: -o %s: unknown parameter %s (and no "
+			    "value refers to $%s)", where, overrides->argv[i],
+			    name, name);
+			errors++;
+		}
+		free(name);
+	}
+	htable_free(seen, NULL);
+	htable_free(refs, NULL);
+	buf_fini(&label);
+	buf_fini(&prefix);
+	conf_free(copy);
+	return errors;
 }
 
 struct conf *
@@ -941,4 +1075,48 @@ fail:
 	conf_free(c);
 	buf_fini(&path);
 	return -1;
+}
+
+int
+conf_load_some(const char *dir, const struct argv *overrides,
+    const char *const *names)
+{
+	struct conf *c = conf_new();
+	const struct param_def *p;
+	struct buf path, val, why;
+	size_t i;
+	int stored = 0, saved;
+
+	if (dir == NULL)
+		dir = conf_default_dir();
+	buf_init(&path, 128);
+	buf_init(&val, 128);
+	buf_init(&why, 64);
+	buf_printf(&path, "%s/main.cf", dir);
+	if (conf_read_file(c, path.data) < 0 && errno != 0) {
+		stored = -1;
+		goto out;
+	}
+	conf_set(c, "config_directory", dir, "command line", 0);
+	for (i = 0; overrides != NULL && i < overrides->argc; i++)
+		(void)conf_set_override(c, overrides->argv[i], "command line",
+		    0);
+	for (i = 0; names[i] != NULL; i++) {
+		buf_reset(&val);
+		buf_reset(&why);
+		if ((p = param_find(names[i])) == NULL)
+			msg_panic("conf_load_some: unknown parameter %s",
+			    names[i]);
+		if (conf_eval(c, names[i], &val, &why) == 0
+		    && param_convert(p, val.data, true, &why) == 0)
+			stored++;
+	}
+out:
+	saved = errno;
+	conf_free(c);
+	buf_fini(&path);
+	buf_fini(&val);
+	buf_fini(&why);
+	errno = saved;
+	return stored;
 }

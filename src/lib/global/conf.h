@@ -87,6 +87,28 @@ int conf_validate(const struct conf *c, bool store);
  */
 int conf_check_unknown(const struct conf *c, bool as_error,
     const struct argv *extra_values, const struct argv *services);
+/*
+ * Check what one master.cf service sees: c (which must validate, see
+ * conf_validate()) with the service's -o overrides ("name=value")
+ * applied. Every parameter must convert as conf_validate() requires,
+ * and every override must name a known parameter, a per-transport
+ * parameter of one of services, a restriction class, or a name that a
+ * value of c or of the overrides refers to with $name (what
+ * conf_check_unknown() accepts in main.cf). Each problem is reported
+ * with msg_error, prefixed with where and the override at fault:
+ *	master.cf, line 12: service smtp/inet: -o max_use=0: parameter
+ *	max_use: bad value "0" (expected integer 1..1000000000)
+ * c is not changed. Returns the number of errors.
+ */
+int conf_check_overrides(const struct conf *c, const struct argv *overrides,
+    const char *where, const struct argv *services);
+/*
+ * Append where name is set ("file, line N", or the file of an override
+ * such as "command line"); false, with nothing appended, when name has
+ * its default.
+ */
+bool conf_where_name(const struct conf *c, const char *name,
+    struct buf *out);
 
 /* The process-wide configuration that var_ globals came from. */
 struct conf *conf_current(void);
@@ -104,5 +126,17 @@ const char *conf_default_dir(void);
  * (log_set_ident(); its standard error keeps the plain name).
  */
 int conf_load(const char *dir, const struct argv *overrides);
+/*
+ * Best effort, for a configuration that conf_load() refused (to find the
+ * log or the queue all the same): read dir/main.cf as far as it parses,
+ * apply the overrides that parse, and store each parameter of names
+ * (ended by NULL) whose value expands and converts; the others keep
+ * their values. Syntax errors are reported as conf_read_file() does (the
+ * caller may have switched its sinks off). Returns the number of names
+ * stored, or -1 when main.cf cannot be read (errno set). Installs
+ * nothing.
+ */
+int conf_load_some(const char *dir, const struct argv *overrides,
+    const char *const *names);
 
 #endif

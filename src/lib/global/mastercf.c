@@ -17,6 +17,12 @@
  * master_ent_format() prints an entry so that parsing the output gives
  * an equal entry (the fuzz target checks this).
  *
+ * mastercf_check_conf() holds master.cf against main.cf: what each
+ * service sees once its -o overrides apply must be as valid as main.cf
+ * itself, because the service's program loads exactly that at every
+ * start and exits with EX_CONFIG when it does not load, long after
+ * `petrel start` said all was well.
+ *
  * SECURITY: master.cf is root's configuration, but master parses it as
  * root and hands parts of it to execve(2); the parser never trusts a
  * length and quotes what it reports.
@@ -26,9 +32,12 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "argv.h"
 #include "buf.h"
+#include "conf.h"
 #include "file.h"
 #include "mastercf.h"
 #include "mem.h"
@@ -799,4 +808,128 @@ master_ent_equal(const struct master_ent *a, const struct master_ent *b)
 	    && mastercf_str_eq(a->command, b->command)
 	    && mastercf_argv_eq(a->overrides, b->overrides)
 	    && mastercf_argv_eq(a->args, b->args);
+}
+
+int
+mastercf_check_conf(const struct mastercf *cf, const struct conf *c)
+{
+	struct argv *values = argv_new(), *services = argv_new();
+	const struct master_ent *ent;
+	struct buf where;
+	size_t i, j;
+	int errors;
+
+	for (i = 0; i < cf->count; i++) {
+		ent = cf->ents[i];
+		argv_add(services, ent->service);
+		for (j = 0; j < ent->overrides->argc; j++)
+			argv_add(values, ent->overrides->argv[j]);
+	}
+	errors = conf_check_unknown(c, true, values, services);
+	buf_init(&where, 128);
+	for (i = 0; i < cf->count; i++) {
+		ent = cf->ents[i];
+		buf_reset(&where);
+		buf_printf(&where, "%s, line %d: service %s/%s", ent->file,
+		    ent->line, ent->service, master_type_name(ent->type));
+		errors += conf_check_overrides(c, ent->overrides, where.data,
+		    services);
+	}
+	buf_fini(&where);
+	argv_free(values);
+	argv_free(services);
+	return errors;
+}
+
+/* An executable regular file? 0, or -1 with errno set. */
+static int
+mastercf_executable(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EACCES;
+		return -1;
+	}
+	return access(path, X_OK);
+}
+
+/*
+ * daemon_directory as c expands it, in dir; -1 after one error naming
+ * the parameter (and where it is set) when it is not a directory.
+ */
+static int
+mastercf_daemon_dir(const struct conf *c, struct buf *dir)
+{
+	struct buf where, why;
+	struct stat st;
+	int ret = 0;
+
+	buf_init(&where, 64);
+	buf_init(&why, 64);
+	if (conf_where_name(c, "daemon_directory", &where))
+		buf_puts(&where, ": ");
+	if (conf_eval(c, "daemon_directory", dir, &why) < 0) {
+		msg_error("%sparameter daemon_directory: %s", where.data,
+		    why.data);
+		ret = -1;
+	} else if (stat(dir->data, &st) < 0) {
+		msg_error("%sdaemon_directory = %s: %m", where.data,
+		    dir->data);
+		ret = -1;
+	} else if (!S_ISDIR(st.st_mode)) {
+		msg_error("%sdaemon_directory = %s: not a directory",
+		    where.data, dir->data);
+		ret = -1;
+	}
+	buf_fini(&where);
+	buf_fini(&why);
+	return ret;
+}
+
+int
+mastercf_check_programs(const struct mastercf *cf, const struct conf *c,
+    const char *const *extra)
+{
+	const struct master_ent *ent;
+	struct buf dir, path;
+	bool dir_ok;
+	size_t i;
+	int errors = 0;
+
+	buf_init(&dir, 64);
+	buf_init(&path, 128);
+	dir_ok = mastercf_daemon_dir(c, &dir) == 0;
+	errors += !dir_ok;
+	for (i = 0; extra != NULL && extra[i] != NULL; i++) {
+		if (*extra[i] != '/' && !dir_ok)
+			continue;
+		buf_reset(&path);
+		if (*extra[i] != '/')
+			buf_printf(&path, "%s/", dir.data);
+		buf_puts(&path, extra[i]);
+		if (mastercf_executable(path.data) < 0) {
+			msg_error("program %s: %m", path.data);
+			errors++;
+		}
+	}
+	for (i = 0; i < cf->count; i++) {
+		ent = cf->ents[i];
+		if (*ent->command != '/' && !dir_ok)
+			continue;
+		buf_reset(&path);
+		if (*ent->command != '/')
+			buf_printf(&path, "%s/", dir.data);
+		buf_puts(&path, ent->command);
+		if (mastercf_executable(path.data) < 0) {
+			msg_error("%s, line %d: service %s: program %s: %m",
+			    ent->file, ent->line, ent->service, path.data);
+			errors++;
+		}
+	}
+	buf_fini(&dir);
+	buf_fini(&path);
+	return errors;
 }

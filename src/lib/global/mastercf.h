@@ -25,6 +25,7 @@
 
 struct argv;
 struct buf;
+struct conf;
 
 enum master_type {
 	MASTER_INET,
@@ -82,5 +83,27 @@ bool master_ent_same_endpoint(const struct master_ent *a,
     const struct master_ent *b);
 /* True when two entries are identical in every column. */
 bool master_ent_equal(const struct master_ent *a, const struct master_ent *b);
+/*
+ * The configuration check that `petrel check|start|reload` and master
+ * (at start-up and at every reload) share, for main.cf as c (which must
+ * validate, see conf_validate()) with this master.cf: main.cf parameters
+ * that nothing knows or uses (conf_check_unknown(), a $name in a -o value
+ * counts as a use), and what each service sees with its -o overrides
+ * applied (conf_check_overrides(); bad values and unknown names, each
+ * reported as "master.cf, line N: service smtp/inet: -o name=value:
+ * ..."). Errors are reported with msg_error; returns their number.
+ */
+int mastercf_check_conf(const struct mastercf *cf, const struct conf *c);
+/*
+ * Every program that cf names, and each of extra (names ended by NULL,
+ * such as "master"; may be NULL), must be an executable regular file. A
+ * relative name is looked up in daemon_directory (as c expands it), as
+ * master runs it. When daemon_directory is not a directory, one error
+ * names the parameter ("main.cf, line 4: daemon_directory =
+ * /nonexistent/libexec: No such file or directory") instead of one per
+ * program. Errors are reported with msg_error; returns their number.
+ */
+int mastercf_check_programs(const struct mastercf *cf, const struct conf *c,
+    const char *const *extra);
 
 #endif

@@ -13,6 +13,11 @@
  * link swapped in between the check and the repair cannot redirect a
  * chown(2) or chmod(2) to some other file.
  *
+ * queue_directory and data_directory are created only when their parent
+ * exists: a typo in main.cf must fail with a message naming the
+ * parameter, not build a new tree somewhere (mkdir -p would). Making
+ * their parent directories is the installer's job.
+ *
  * When not running as root, every owner and group is the invoking user
  * and groups are not checked at all: an ordinary user cannot give a
  * directory away, and the group a directory inherits from its parent is
@@ -23,18 +28,18 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
-#include "file.h"
+#include "conf.h"
 #include "msg.h"
 #include "params.h"
 #include "queue_dirs.h"
 
 #define QUEUE_DIR_MODE		0755	/* queue_directory: root, world x */
 #define DATA_DIR_MODE		0700	/* data_directory: mail_owner only */
-#define PARENT_DIR_MODE		0755	/* parents made for either of them */
 
 /*
  * maildrop is 1730: postdrop (set-gid setgid_group) may create files but
@@ -67,7 +72,7 @@ struct queue_dir_want {
 	uid_t uid;
 	gid_t gid;
 	bool check_group;	/* false when not running as root */
-	bool parents;		/* create missing parent directories too */
+	const char *param;	/* top directory: the parameter naming it */
 };
 
 const struct queue_dir_spec *
@@ -207,6 +212,58 @@ fail:
 }
 
 /*
+ * "main.cf, line 3: queue_directory: " for a top directory (without the
+ * file and line when the parameter has its default), else nothing.
+ */
+static void
+queue_dir_where(const struct queue_dir_want *w, struct buf *out)
+{
+	if (w->param == NULL)
+		return;
+	if (conf_where_name(conf_current(), w->param, out))
+		buf_puts(out, ": ");
+	buf_printf(out, "%s: ", w->param);
+}
+
+/*
+ * lstat() or mkdir() of w->path failed with errno: say why, naming a
+ * missing parent.
+ */
+static void
+queue_dir_error(const struct queue_dir_want *w, const char *what)
+{
+	int saved = errno;
+	struct buf where, parent;
+	const char *slash;
+	size_t len = strlen(w->path);
+	struct stat st;
+
+	buf_init(&where, 64);
+	buf_init(&parent, 64);
+	queue_dir_where(w, &where);
+	/* The parent: drop trailing slashes, then the last component. */
+	while (len > 1 && w->path[len - 1] == '/')
+		len--;
+	buf_append(&parent, w->path, len);
+	slash = strrchr(parent.data, '/');
+	buf_truncate(&parent, slash == NULL || slash == parent.data ? 1
+	    : (size_t)(slash - parent.data));
+	if (saved == ENOENT && lstat(parent.data, &st) < 0
+	    && errno == ENOENT) {
+		msg_error("%s%s: parent directory %s does not exist",
+		    where.data, w->path, parent.data);
+	} else if (saved == ENOTDIR) {
+		msg_error("%s%s: parent %s is not a directory", where.data,
+		    w->path, parent.data);
+	} else {
+		errno = saved;
+		msg_error("%s%s: %s%m", where.data, w->path, what);
+	}
+	buf_fini(&where);
+	buf_fini(&parent);
+}
+
+/*
  * Check one directory; create it when missing and create is true; fix
  * owner and mode when fix is true. Returns the number of unresolved
  * problems (0 or 1), each reported with msg_error.
@@ -223,25 +280,18 @@ queue_dir_one(const struct queue_dir_want *w, bool create, bool fix)
 		if (lstat(w->path, &st) == 0)
 			break;
 		if (errno != ENOENT) {
-			msg_error("%s: %m", w->path);
+			queue_dir_error(w, "");
 			return 1;
 		}
 		if (!create) {
 			msg_error("%s: missing directory", w->path);
 			return 1;
 		}
-		if (w->parents) {
-			if (file_mkdir_p(w->path, PARENT_DIR_MODE) < 0
-			    && errno != EEXIST) {
-				msg_error("%s: cannot create directory: %m",
-				    w->path);
-				return 1;
-			}
-		} else if (mkdir(w->path, 0700) < 0) {
+		if (mkdir(w->path, 0700) < 0) {
 			/* Somebody else made it: check what is there. */
 			if (errno == EEXIST && tries == 0)
 				continue;
-			msg_error("%s: cannot create directory: %m", w->path);
+			queue_dir_error(w, "cannot create directory: ");
 			return 1;
 		}
 		/*
@@ -317,7 +367,7 @@ queue_dirs_check(const struct queue_ids *ids, bool create, bool fix)
 			.uid = ids->mail_uid,
 			.gid = ids->mail_gid,
 			.check_group = as_root,
-			.parents = true,
+			.param = "data_directory",
 		};
 		problems += queue_dir_one(&w, create, fix);
 	} else {
@@ -331,7 +381,7 @@ queue_dirs_check(const struct queue_ids *ids, bool create, bool fix)
 		.uid = ids->root_uid,
 		.gid = ids->root_gid,
 		.check_group = as_root,
-		.parents = true,
+		.param = "queue_directory",
 	};
 	/* Without a queue directory, one error says it all. */
 	if ((top = queue_dir_one(&w, create, fix)) != 0)
@@ -352,9 +402,18 @@ queue_dirs_check(const struct queue_ids *ids, bool create, bool fix)
 			    : s->group == QUEUE_GROUP_SETGID ? ids->setgid_gid
 			    : ids->mail_gid,
 			.check_group = as_root,
-			.parents = false,
 		};
-		problems += queue_dir_one(&w, create, fix);
+		/*
+		 * Without create (master's start-up), one problem is enough
+		 * to refuse; an empty queue would otherwise be an error per
+		 * subdirectory, more than msg_error() takes before it turns
+		 * fatal.
+		 */
+		if (queue_dir_one(&w, create, fix) != 0) {
+			problems++;
+			if (!create)
+				break;
+		}
 	}
 	buf_fini(&path);
 	return problems;

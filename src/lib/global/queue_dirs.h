@@ -54,9 +54,14 @@ int queue_ids_resolve(struct queue_ids *ids);
 /*
  * Check queue_directory, data_directory and every queue subdirectory.
  * When create is true, make what is missing with the right owner and
- * mode. Wrong owners or modes are reported with msg_warn (and fixed when
- * fix is true). Returns the number of problems left unresolved (missing
- * directories when !create count as problems), reported with msg_error.
+ * mode; queue_directory and data_directory only when their parent
+ * exists (else an error naming the parameter, and where main.cf sets
+ * it when conf_current() knows: "main.cf, line 3: queue_directory:
+ * /x/y/queue: parent directory /x/y does not exist"). Wrong owners or
+ * modes are reported with msg_warn (and fixed when fix is true).
+ * Returns the number of problems left unresolved (missing directories
+ * when !create count as problems), reported with msg_error; when
+ * !create, the check stops at the first subdirectory in trouble.
  */
 int queue_dirs_check(const struct queue_ids *ids, bool create, bool fix);
 

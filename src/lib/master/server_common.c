@@ -15,6 +15,17 @@
  *	6. chdir(queue_directory); pre_init; chroot (-r); setuid (-u);
  *	   post_init
  *
+ * Start-up errors must reach the mail log: master's stderr, which we
+ * inherit, is /dev/null once master has detached, so a child that only
+ * said "fatal: ..." there would leave nothing but master's "exit status
+ * 78" and "bad command startup -- throttling" to go by. So an error in
+ * our options (from master.cf) waits until the log is open, and a
+ * configuration that does not load is loaded again for the report: first
+ * the log sinks alone, from as much of main.cf and the overrides as can
+ * be read (conf_load_some()), then everything, its errors now going to
+ * those sinks. The common case, a configuration that loads, costs one
+ * load as before; only a failing start pays for the second.
+ *
  * Privileges change only when the process runs as root: an instance
  * started by an ordinary user keeps running as that user.
  *
@@ -31,6 +42,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -69,6 +81,25 @@ static const char *const server_type_names[] = {
 	[SERVER_TYPE_FIFO] = "fifo",
 	[SERVER_TYPE_PASS] = "pass",
 };
+
+/* The first error in our options, reported once the log is open. */
+static char *server_usage_error;
+
+static void __attribute__((format(printf, 1, 2)))
+server_usage(const char *fmt, ...)
+{
+	struct buf text;
+	va_list ap;
+
+	if (server_usage_error != NULL)
+		return;
+	buf_init(&text, 64);
+	va_start(ap, fmt);
+	buf_vprintf(&text, fmt, ap);
+	va_end(ap);
+	server_usage_error = buf_steal(&text);
+	buf_fini(&text);
+}
 
 int
 master_notify(uint32_t gen, enum master_stat status)
@@ -109,15 +140,14 @@ server_parse_type(struct server *srv, const char *name, unsigned allowed)
 	    i++) {
 		if (strcmp(name, server_type_names[i]) == 0) {
 			if ((allowed & SERVER_TYPE_BIT(i)) == 0)
-				msg_fatal_status(EX_USAGE, "service type "
-				    "\"%s\" is not supported by %s", name,
-				    srv->progname);
+				server_usage("service type \"%s\" is not "
+				    "supported by %s", name, srv->progname);
 			srv->type = (enum server_type)i;
 			return;
 		}
 	}
-	msg_fatal_status(EX_USAGE, "bad service type \"%s\" (expected inet, "
-	    "unix, fifo or pass)", name);
+	server_usage("bad service type \"%s\" (expected inet, unix, fifo or "
+	    "pass)", name);
 }
 
 /*
@@ -151,10 +181,11 @@ server_parse_args(struct server *srv, int argc, char **argv,
 		case 's':
 			if (str_to_int(optarg, &srv->listen_count) < 0
 			    || srv->listen_count < 1
-			    || srv->listen_count > SERVER_MAX_LISTEN)
-				msg_fatal_status(EX_USAGE, "bad -s value "
-				    "\"%s\" (expected 1..%d)", optarg,
-				    SERVER_MAX_LISTEN);
+			    || srv->listen_count > SERVER_MAX_LISTEN) {
+				server_usage("bad -s value \"%s\" (expected "
+				    "1..%d)", optarg, SERVER_MAX_LISTEN);
+				srv->listen_count = 1;
+			}
 			break;
 		case 't':
 			type = optarg;
@@ -166,22 +197,25 @@ server_parse_args(struct server *srv, int argc, char **argv,
 			msg_verbose++;
 			break;
 		case ':':
-			msg_fatal_status(EX_USAGE, "option -%c needs an "
-			    "argument; usage: %s %s", optopt, srv->progname,
-			    SERVER_USAGE);
+			server_usage("option -%c needs an argument; usage: "
+			    "%s %s", optopt, srv->progname, SERVER_USAGE);
+			break;
 		default:
-			msg_fatal_status(EX_USAGE, "unknown option -%c; "
-			    "usage: %s %s", optopt, srv->progname,
-			    SERVER_USAGE);
+			server_usage("unknown option -%c; usage: %s %s",
+			    optopt, srv->progname, SERVER_USAGE);
+			break;
 		}
 	}
 	server_parse_type(srv, type, allowed);
 	srv->argv = argv + optind;
 }
 
-/* After configuration: final program name, then file or syslog. */
-static void
-server_open_log(const struct server *srv)
+/*
+ * Final program name, then maillog_file or syslog as the parameters say.
+ * Returns 0, or -1 with why set.
+ */
+static int
+server_log_sinks(const struct server *srv, struct buf *why)
 {
 	struct buf name;
 
@@ -191,18 +225,68 @@ server_open_log(const struct server *srv)
 	log_set_progname(buf_str(&name));
 	buf_fini(&name);
 	if (var_maillog_file != NULL && *var_maillog_file != 0) {
-		if (log_file(var_maillog_file) < 0)
-			msg_fatal_status(EX_CONFIG, "open maillog_file "
-			    "\"%s\": %m", var_maillog_file);
+		if (log_file(var_maillog_file) < 0) {
+			buf_printf(why, "open maillog_file \"%s\": %s",
+			    var_maillog_file, strerror(errno));
+			return -1;
+		}
 	} else if (log_syslog(var_syslog_facility) < 0) {
-		msg_fatal_status(EX_CONFIG, "bad syslog_facility \"%s\"",
+		buf_printf(why, "bad syslog_facility \"%s\"",
 		    var_syslog_facility);
+		return -1;
 	}
+	return 0;
+}
+
+/* After configuration: the sinks that it names, and nothing else. */
+static void
+server_open_log(const struct server *srv)
+{
+	struct buf why;
+
+	buf_init(&why, 64);
+	if (server_log_sinks(srv, &why) < 0) {
+		log_stderr(true);	/* nowhere else to say it */
+		msg_fatal_status(EX_CONFIG, "%s", why.data);
+	}
+	buf_fini(&why);
 	/*
 	 * Master's stderr is /dev/null or a terminal; everything goes to
 	 * the sink just opened. (maillog_file = /dev/stderr is that sink.)
 	 */
 	log_stderr(false);
+}
+
+/*
+ * conf_load() failed with plain stderr off: open the log sinks that
+ * main.cf and the overrides name, as far as they can be read (stderr
+ * when even that fails), and load again so that the errors go there.
+ * Returns only when the second load succeeds (main.cf was repaired in
+ * between).
+ */
+static void
+server_conf_retry(const struct server *srv, const char *config_dir,
+    const struct argv *overrides)
+{
+	static const char *const log_params[] = {
+		"syslog_name", "syslog_facility", "maillog_file", NULL,
+	};
+	struct buf why;
+
+	buf_init(&why, 64);
+	if (conf_load_some(config_dir, overrides, log_params) < 0
+	    || server_log_sinks(srv, &why) < 0)
+		log_stderr(true);
+	/* The same errors again; do not let them count twice. */
+	msg_error_reset();
+	if (conf_load(config_dir, overrides) == 0) {
+		buf_fini(&why);
+		return;
+	}
+	if (why.len > 0)
+		msg_warn("%s", why.data);
+	msg_fatal_status(EX_CONFIG, "cannot load the configuration from %s",
+	    config_dir ? config_dir : conf_default_dir());
 }
 
 /*
@@ -261,15 +345,19 @@ server_start(struct server *srv, int argc, char **argv,
 
 	/* Someone typed the command: say so on the terminal. */
 	if (fcntl(MASTER_STATUS_FD, F_GETFD) < 0)
-		msg_fatal_status(EX_USAGE, "must be run by master");
+		msg_fatal_status(EX_USAGE, "%s", server_usage_error
+		    ? server_usage_error : "must be run by master");
 
+	/* Quiet until the log is open: see the top of this file. */
+	log_stderr(false);
 	if (conf_load(config_dir, overrides) < 0)
-		msg_fatal_status(EX_CONFIG, "cannot load the configuration "
-		    "from %s", config_dir ? config_dir : conf_default_dir());
+		server_conf_retry(srv, config_dir, overrides);
 	argv_free(overrides);
 	/* Table types that live above lib/dict (proxy:). */
 	mail_dict_init();
 	server_open_log(srv);
+	if (server_usage_error != NULL)
+		msg_fatal_status(EX_USAGE, "%s", server_usage_error);
 
 	gen = getenv(MASTER_GEN_ENV);
 	if (gen == NULL || str_to_ulong(gen, &gen_val) < 0

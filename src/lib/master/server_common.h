@@ -49,7 +49,9 @@ struct server {
  * Parse the command line, load main.cf, open the log sinks, check the
  * descriptors master passes, read the generation, arm the parent-death
  * signal and chdir to queue_directory. Types outside allowed_types are
- * fatal (EX_USAGE). Never returns on error.
+ * fatal (EX_USAGE). Never returns on error. Errors in the options and
+ * in the configuration are reported in the log that main.cf names
+ * (as far as it can be read), not only on master's stderr.
  */
 void server_start(struct server *srv, int argc, char **argv,
     const char *progname, unsigned allowed_types);

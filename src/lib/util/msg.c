@@ -22,7 +22,10 @@ static int msg_exiting;
 
 /* Hard cap on one diagnostic; longer text is cut with "...". */
 #define MSG_MAX_TEXT	4096
+/* The default for msg_error_limit(). */
 #define MSG_ERROR_LIMIT	13
+
+static int msg_limit = MSG_ERROR_LIMIT;
 
 static void
 msg_vemit(enum log_level level, const char *fmt, va_list ap)
@@ -77,7 +80,7 @@ msg_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	msg_vemit(LOG_LEVEL_ERROR, fmt, ap);
 	va_end(ap);
-	if (++msg_errors >= MSG_ERROR_LIMIT)
+	if (++msg_errors >= msg_limit && msg_limit > 0)
 		msg_fatal("too many errors - program terminated");
 }
 
@@ -132,6 +135,15 @@ void
 msg_error_reset(void)
 {
 	msg_errors = 0;
+}
+
+int
+msg_error_limit(int limit)
+{
+	int old = msg_limit;
+
+	msg_limit = limit;
+	return old;
 }
 
 msg_cleanup_fn

@@ -8,8 +8,9 @@
  * ("warning: ", "error: ", "fatal: ", "panic: "); non-printable bytes
  * are replaced so outside data cannot forge log lines.
  *
- * msg_error counts errors; after 13 in one process it becomes fatal, as
- * a runaway loop of errors is itself a bug. msg_cleanup() registers a
+ * msg_error counts errors; after 13 in one process (see
+ * msg_error_limit) it becomes fatal, as a runaway loop of errors is
+ * itself a bug. msg_cleanup() registers a
  * function that runs once before a fatal exit (e.g. remove a temp file).
  */
 #ifndef PETREL_MSG_H
@@ -32,6 +33,11 @@ _Noreturn void msg_panic(const char *fmt, ...)
 /* Number of msg_error() calls so far. */
 int msg_error_count(void);
 void msg_error_reset(void);
+/*
+ * Set how many msg_error() calls are fatal (13 by default; 0: none, for
+ * a resident process checking a configuration); returns the old limit.
+ */
+int msg_error_limit(int limit);
 
 typedef void (*msg_cleanup_fn)(void);
 msg_cleanup_fn msg_cleanup(msg_cleanup_fn fn);	/* returns the old one */

@@ -786,6 +786,90 @@ test_unknown(void **state)
 }
 
 /*
+ * -o overrides, as one master.cf service sees them (mastercf_check_conf()
+ * in test_mastercf.c covers the names; these cover what conf.c alone
+ * promises).
+ */
+static void
+test_check_overrides(void **state)
+{
+	struct conf *c = conf_new();
+	struct argv *ov, *services;
+	struct buf diag;
+
+	(void)state;
+	buf_init(&diag, 256);
+	assert_int_equal(conf_read_text(c, "max_use = 5\n"
+	    "mydestination = $dests\ndests = localhost\n", "main.cf"), 0);
+
+	/* No overrides: nothing is checked, nothing is said. */
+	diag_start();
+	assert_int_equal(conf_check_overrides(c, NULL, "here", NULL), 0);
+	ov = argv_new();
+	assert_int_equal(conf_check_overrides(c, ov, "here", NULL), 0);
+	diag_end(&diag);
+	assert_string_equal(diag.data, "");
+
+	/* Values and names; main.cf's own entries are not reported. */
+	argv_add(ov, "max_use=0");
+	argv_add(ov, "dests=example.com");
+	argv_add(ov, " nosuch = 1");
+	argv_add(ov, "novalue");
+	argv_add(ov, "smtp_destination_concurrency_limit=3");
+	services = argv_split("smtp", " ");
+	diag_start();
+	assert_int_equal(conf_check_overrides(c, ov, "master.cf, line 9: "
+	    "service x/unix", services), 3);
+	diag_end(&diag);
+	assert_string_equal(diag.data,
+	    "error: master.cf, line 9: service x/unix: bad override "
+	    "\"-o novalue\" (expected name=value)\n"
+	    "error: master.cf, line 9: service x/unix: -o max_use=0: "
+	    "parameter max_use: bad value \"0\" (expected integer "
+	    "1..1000000000)\n"
+	    "error: master.cf, line 9: service x/unix: -o  nosuch = 1: "
+	    "unknown parameter nosuch (and no value refers to $nosuch)\n");
+	argv_free(services);
+	argv_free(ov);
+
+	/* c itself is untouched. */
+	assert_int_equal(conf_lookup(c, "max_use")->line, 1);
+	assert_null(conf_lookup(c, "nosuch"));
+	buf_reset(&diag);
+	diag_start();
+	assert_int_equal(conf_validate(c, false), 0);
+	diag_end(&diag);
+	assert_string_equal(diag.data, "");
+	conf_free(c);
+	buf_fini(&diag);
+}
+
+static void
+test_where_name(void **state)
+{
+	struct conf *c = conf_new();
+	struct buf out;
+
+	(void)state;
+	buf_init(&out, 64);
+	assert_int_equal(conf_read_text(c, "\nmax_use = 5\n", "/etc/main.cf"),
+	    0);
+	assert_int_equal(conf_set_override(c, "max_idle=1", "command line", 0),
+	    0);
+	assert_true(conf_where_name(c, "max_use", &out));
+	assert_string_equal(out.data, "/etc/main.cf, line 2");
+	buf_reset(&out);
+	assert_true(conf_where_name(c, "max_idle", &out));
+	assert_string_equal(out.data, "command line");
+	buf_reset(&out);
+	assert_false(conf_where_name(c, "queue_directory", &out));
+	assert_false(conf_where_name(NULL, "max_use", &out));
+	assert_string_equal(out.data, "");
+	conf_free(c);
+	buf_fini(&out);
+}
+
+/*
  * conf_load() and friends, on a real directory.
  */
 static char *
@@ -924,6 +1008,55 @@ test_load(void **state)
 
 	conf_install(NULL);
 	assert_null(conf_current());
+	param_init_defaults();
+	buf_fini(&diag);
+	buf_fini(&want);
+}
+
+/* What a daemon needs to report a configuration that does not load. */
+static void
+test_load_some(void **state)
+{
+	static const char *const names[] = {"maillog_file", "syslog_name",
+	    "max_use", "max_idle", NULL};
+	char *dir = make_dir("maillog_file = $config_directory/log\n"
+	    "this line is broken\nmax_use = 0\nmax_idle = ${\n"
+	    "syslog_name = petrel/x\n");
+	struct argv *ov = argv_new();
+	struct buf diag, want;
+
+	(void)state;
+	buf_init(&diag, 256);
+	buf_init(&want, 256);
+	param_init_defaults();
+	argv_add(ov, "syslog_name=postfix/submission");
+	argv_add(ov, "garbage");
+	diag_start();
+	/* maillog_file and syslog_name: stored; max_use, max_idle: bad. */
+	assert_int_equal(conf_load_some(dir, ov, names), 2);
+	diag_end(&diag);
+	buf_printf(&want, "%s/log", dir);
+	assert_string_equal(var_maillog_file, want.data);
+	assert_string_equal(var_syslog_name, "postfix/submission");
+	assert_int_equal(var_max_use, 100);
+	assert_int_equal(var_max_idle, 100);
+	/* Syntax errors are reported as by conf_read_file(). */
+	buf_reset(&want);
+	buf_printf(&want, "error: %s/main.cf, line 2: missing '=' after "
+	    "parameter name \"this line is broken\"\n", dir);
+	assert_string_equal(diag.data, want.data);
+	/* Nothing installed. */
+	assert_null(conf_current());
+	argv_free(ov);
+	remove_dir(dir);
+
+	/* An unreadable main.cf. */
+	dir = make_dir(NULL);
+	errno = 0;
+	assert_int_equal(conf_load_some(dir, NULL, names), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(rmdir(dir), 0);
+	free(dir);
 	param_init_defaults();
 	buf_fini(&diag);
 	buf_fini(&want);
@@ -1093,7 +1226,10 @@ main(void)
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_validate_store),
 		cmocka_unit_test(test_unknown),
+		cmocka_unit_test(test_check_overrides),
+		cmocka_unit_test(test_where_name),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_load_some),
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_golden),
 	};

@@ -4,7 +4,9 @@
  * Table-driven: valid entries with every column checked, invalid entries
  * with the exact reason, whole files with the exact diagnostics (stderr
  * is captured), duplicates, the format round trip, endpoint comparison,
- * and golden files in data/mastercf-*.in / .want.
+ * and golden files in data/mastercf-*.in / .want. Then master.cf held
+ * against main.cf (mastercf_check_conf: what each service sees with its
+ * -o overrides) and the programs it names (mastercf_check_programs).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,14 +20,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "argv.h"
 #include "buf.h"
+#include "conf.h"
 #include "log.h"
 #include "mastercf.h"
 #include "mem.h"
 #include "msg.h"
+#include "params.h"
 
 #define CHECK(cond, label) do { \
 	if (!(cond)) \
@@ -766,6 +771,233 @@ test_read(void **state)
 	msg_error_reset();
 }
 
+/*
+ * main.cf with master.cf: each service must see a valid configuration
+ * once its -o overrides apply, as its program will load exactly that.
+ */
+static void
+test_check_conf(void **state)
+{
+	static const struct {
+		const char *label, *main_cf, *master_cf;
+		int errors;
+		const char *log;
+	} cases[] = {
+		{"no overrides", "max_use = 5\n",
+		 "smtp inet n - n - - smtpd\n", 0, ""},
+		{"good overrides", "",
+		 "smtp inet n - n - - smtpd -o max_use=7 -o max_idle=5m\n"
+		 "  -o smtpd_helo_required=yes -o { mydestination = a, b }\n",
+		 0, ""},
+		{"integer out of bounds", "",
+		 "# c\nsmtp inet n - n - - smtpd -o max_use=0\n", 1,
+		 "test: error: master.cf, line 2: service smtp/inet: "
+		 "-o max_use=0: parameter max_use: bad value \"0\" "
+		 "(expected integer 1..1000000000)\n"},
+		{"bad time", "",
+		 "pickup unix n - n 60 1 pickup -o max_idle=forever\n", 1,
+		 "test: error: master.cf, line 1: service pickup/unix: "
+		 "-o max_idle=forever: parameter max_idle: bad value "
+		 "\"forever\" (expected time 1s..1000d)\n"},
+		{"bad boolean", "",
+		 "smtp inet n - n - - smtpd -o smtpd_helo_required=maybe\n",
+		 1,
+		 "test: error: master.cf, line 1: service smtp/inet: "
+		 "-o smtpd_helo_required=maybe: parameter smtpd_helo_required: "
+		 "bad value \"maybe\" (expected yes or no)\n"},
+		{"unknown name", "",
+		 "smtp inet n - n - - smtpd -o no_such_param=1\n", 1,
+		 "test: error: master.cf, line 1: service smtp/inet: "
+		 "-o no_such_param=1: unknown parameter no_such_param (and no "
+		 "value refers to $no_such_param)\n"},
+		{"unknown name once", "",
+		 "smtp inet n - n - - smtpd -o zz=1 -o zz=2\n", 1,
+		 "test: error: master.cf, line 1: service smtp/inet: "
+		 "-o zz=1: unknown parameter zz (and no value refers to "
+		 "$zz)\n"},
+		{"referenced from main.cf", "mydestination = $my_dests\n"
+		 "my_dests = localhost\n",
+		 "smtp inet n - n - - smtpd -o my_dests=example.com\n", 0, ""},
+		{"referenced from its own overrides", "",
+		 "smtp inet n - n - - smtpd -o mydestination=${mine}\n"
+		 "  -o mine=x\n", 0, ""},
+		{"another service's reference does not count", "",
+		 "a unix - - n - - a -o mine=x\n"
+		 "b unix - - n - - b -o mydestination=$mine\n", 1,
+		 "test: error: master.cf, line 1: service a/unix: -o mine=x: "
+		 "unknown parameter mine (and no value refers to $mine)\n"},
+		{"restriction class", "",
+		 "smtp inet n - n - - smtpd -o smtpd_restriction_classes=strict"
+		 "\n  -o strict=reject\n", 0, ""},
+		{"per-transport parameter", "",
+		 "relay unix - - n - - smtp\n"
+		 "smtp inet n - n - - smtpd\n"
+		 "  -o relay_destination_concurrency_limit=2\n", 0, ""},
+		{"through a main.cf reference", "max_use = $uses\nuses = 5\n",
+		 "smtp inet n - n - - smtpd -o uses=zero\n", 1,
+		 "test: error: master.cf, line 1: service smtp/inet: main.cf, "
+		 "line 1: parameter max_use: bad value \"zero\" (expected "
+		 "integer 1..1000000000)\n"},
+		{"every service", "",
+		 "a unix - - n - - a -o max_use=0\n"
+		 "b unix - - n - - b -o max_use=-1 -o bogus=1\n", 3,
+		 "test: error: master.cf, line 1: service a/unix: "
+		 "-o max_use=0: parameter max_use: bad value \"0\" (expected "
+		 "integer 1..1000000000)\n"
+		 "test: error: master.cf, line 2: service b/unix: "
+		 "-o max_use=-1: parameter max_use: bad value \"-1\" (expected "
+		 "integer 1..1000000000)\n"
+		 "test: error: master.cf, line 2: service b/unix: -o bogus=1: "
+		 "unknown parameter bogus (and no value refers to $bogus)\n"},
+		{"unused main.cf parameter", "foo = 1\nmine = 2\n",
+		 "smtp inet n - n - - smtpd -o mydestination=$mine\n", 1,
+		 "test: error: main.cf, line 1: unused parameter: foo=1\n"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		struct conf *c = conf_new();
+		struct mastercf *cf;
+		char *log;
+		int errors;
+
+		if (conf_read_text(c, cases[i].main_cf, "main.cf") < 0)
+			fail_msg("%s: bad main.cf", cases[i].label);
+		cf = mastercf_parse(cases[i].master_cf, "master.cf");
+		if (cf == NULL)
+			fail_msg("%s: bad master.cf", cases[i].label);
+		msg_error_reset();
+		capture_start();
+		errors = mastercf_check_conf(cf, c);
+		log = capture_end();
+		CHECK_STR(log, cases[i].log, cases[i].label);
+		if (errors != cases[i].errors)
+			fail_msg("case \"%s\": %d errors, want %d",
+			    cases[i].label, errors, cases[i].errors);
+		/* The overrides went into a copy. */
+		CHECK(conf_lookup(c, "no_such_param") == NULL
+		    && (conf_lookup(c, "max_use") == NULL
+			|| conf_lookup(c, "max_use")->line > 0),
+		    cases[i].label);
+		free(log);
+		mastercf_free(cf);
+		conf_free(c);
+	}
+	msg_error_reset();
+}
+
+/* Programs in daemon_directory, and daemon_directory itself. */
+static void
+test_check_programs(void **state)
+{
+	char dir[] = "/tmp/test_mastercf.XXXXXX";
+	struct buf path, text, want;
+	struct mastercf *cf;
+	struct conf *c;
+	char *log;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	buf_init(&path, 64);
+	buf_init(&text, 256);
+	buf_init(&want, 256);
+	buf_printf(&path, "%s/prog", dir);
+	fd = open(path.data, O_WRONLY | O_CREAT, 0755);
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(chmod(path.data, 0755), 0);
+	buf_reset(&path);
+	buf_printf(&path, "%s/noexec", dir);
+	fd = open(path.data, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(close(fd), 0);
+	buf_reset(&path);
+	buf_printf(&path, "%s/sub", dir);
+	assert_int_equal(mkdir(path.data, 0755), 0);
+	cf = mastercf_parse("a unix - - n - - prog\n"
+	    "b unix - - n - - missing\n"
+	    "c unix - - n - - noexec\n"
+	    "d unix - - n - - sub\n"
+	    "e unix - - n - - /nonexistent/abs\n", "master.cf");
+	assert_non_null(cf);
+
+	/* A good daemon_directory: one error per bad program. */
+	c = conf_new();
+	buf_printf(&text, "# main.cf\ndaemon_directory = %s\n", dir);
+	assert_int_equal(conf_read_text(c, text.data, "main.cf"), 0);
+	msg_error_reset();
+	capture_start();
+	assert_int_equal(mastercf_check_programs(cf, c,
+	    (const char *const[]){"prog", "master", NULL}), 5);
+	log = capture_end();
+	buf_printf(&want, "test: error: program %s/master: No such file or "
+	    "directory\n"
+	    "test: error: master.cf, line 2: service b: program %s/missing: "
+	    "No such file or directory\n"
+	    "test: error: master.cf, line 3: service c: program %s/noexec: "
+	    "Permission denied\n"
+	    "test: error: master.cf, line 4: service d: program %s/sub: "
+	    "Is a directory\n"
+	    "test: error: master.cf, line 5: service e: program "
+	    "/nonexistent/abs: No such file or directory\n",
+	    dir, dir, dir, dir);
+	assert_string_equal(log, want.data);
+	free(log);
+	conf_free(c);
+
+	/* A missing daemon_directory: one error naming the parameter. */
+	c = conf_new();
+	assert_int_equal(conf_read_text(c, "# main.cf\n"
+	    "daemon_directory = /nonexistent/libexec\n", "/etc/main.cf"), 0);
+	msg_error_reset();
+	capture_start();
+	assert_int_equal(mastercf_check_programs(cf, c,
+	    (const char *const[]){"master", NULL}), 2);
+	log = capture_end();
+	assert_string_equal(log, "test: error: /etc/main.cf, line 2: "
+	    "daemon_directory = /nonexistent/libexec: No such file or "
+	    "directory\n"
+	    "test: error: master.cf, line 5: service e: program "
+	    "/nonexistent/abs: No such file or directory\n");
+	free(log);
+	conf_free(c);
+
+	/* A file, and a $name that leads to one: still the parameter. */
+	c = conf_new();
+	buf_reset(&text);
+	buf_printf(&text, "top = %s\ndaemon_directory = $top/prog\n", dir);
+	assert_int_equal(conf_read_text(c, text.data, "main.cf"), 0);
+	msg_error_reset();
+	capture_start();
+	assert_int_equal(mastercf_check_programs(cf, c, NULL), 2);
+	log = capture_end();
+	buf_reset(&want);
+	buf_printf(&want, "test: error: main.cf, line 2: daemon_directory = "
+	    "%s/prog: not a directory\n"
+	    "test: error: master.cf, line 5: service e: program "
+	    "/nonexistent/abs: No such file or directory\n", dir);
+	assert_string_equal(log, want.data);
+	free(log);
+	conf_free(c);
+	msg_error_reset();
+
+	mastercf_free(cf);
+	buf_reset(&path);
+	buf_printf(&path, "%s/prog", dir);
+	(void)unlink(path.data);
+	buf_reset(&path);
+	buf_printf(&path, "%s/noexec", dir);
+	(void)unlink(path.data);
+	buf_reset(&path);
+	buf_printf(&path, "%s/sub", dir);
+	(void)rmdir(path.data);
+	assert_int_equal(rmdir(dir), 0);
+	buf_fini(&path);
+	buf_fini(&text);
+	buf_fini(&want);
+}
+
 int
 main(void)
 {
@@ -780,6 +1012,8 @@ main(void)
 		cmocka_unit_test_setup(test_type_names, setup),
 		cmocka_unit_test_setup(test_golden, setup),
 		cmocka_unit_test_setup(test_read, setup),
+		cmocka_unit_test_setup(test_check_conf, setup),
+		cmocka_unit_test_setup(test_check_programs, setup),
 	};
 
 	log_init("test");

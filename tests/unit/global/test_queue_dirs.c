@@ -6,7 +6,9 @@
  * and refusals. Diagnostics go to a log file in the temporary directory,
  * which the tests search for the expected message. A restrictive umask
  * proves that modes are set explicitly, not left to mkdir(2). Ownership
- * changes are tested only when running as root.
+ * changes are tested only when running as root. The parents of
+ * queue_directory and data_directory (spool/ and lib/) exist, as an
+ * installer makes them; without them nothing may be created.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +29,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "log.h"
 #include "msg.h"
 #include "params.h"
@@ -48,6 +51,19 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 }
 
 static int
+mkdir_in(const char *base, const char *name)
+{
+	struct buf path;
+	int ret;
+
+	buf_init(&path, 64);
+	buf_printf(&path, "%s/%s", base, name);
+	ret = mkdir(path.data, 0755);
+	buf_fini(&path);
+	return ret;
+}
+
+static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -61,6 +77,9 @@ setup(void **state)
 	buf_printf(&f->queue, "%s/spool/queue", f->base);
 	buf_printf(&f->data, "%s/lib/data", f->base);
 	buf_printf(&f->log, "%s/log", f->base);
+	/* The parents that an installer makes. */
+	assert_int_equal(mkdir_in(f->base, "spool"), 0);
+	assert_int_equal(mkdir_in(f->base, "lib"), 0);
 	var_queue_directory = f->queue.data;
 	var_data_directory = f->data.data;
 	f->ids.mail_uid = f->ids.root_uid = geteuid();
@@ -330,6 +349,22 @@ test_missing_queue(void **state)
 	buf_printf(&text, "error: %s: missing directory", f->data.data);
 	assert_true(log_has(f, text.data));
 	assert_int_equal(access(f->queue.data, F_OK), -1);
+
+	/*
+	 * An empty queue directory, not created (master's start-up): one
+	 * error, not one per subdirectory (a dozen errors are fatal).
+	 */
+	assert_int_equal(mkdir(f->queue.data, 0755), 0);
+	assert_int_equal(mkdir(f->data.data, 0700), 0);
+	log_clear(f);
+	msg_error_reset();
+	assert_int_equal(queue_dirs_check(&f->ids, false, false), 1);
+	assert_int_equal(msg_error_count(), 1);
+	buf_reset(&text);
+	buf_printf(&text, "error: %s/maildrop: missing directory",
+	    f->queue.data);
+	assert_true(log_has(f, text.data));
+	assert_true(log_lacks(f, "incoming"));
 	buf_fini(&text);
 }
 
@@ -387,6 +422,120 @@ test_not_directory(void **state)
 	buf_fini(&path);
 	buf_fini(&target);
 	buf_fini(&text);
+}
+
+/*
+ * queue_directory and data_directory are made only where their parent
+ * exists; a missing parent is an error naming the parameter, and
+ * nothing is created on the way.
+ */
+static void
+test_missing_parent(void **state)
+{
+	static const struct {
+		const char *label;
+		const char *queue;	/* under the base directory */
+		const char *data;
+		const char *make;	/* a file to create first, or NULL */
+		int problems;
+		const char *want;	/* %s: the base directory */
+		const char *absent;	/* must not exist afterwards */
+	} cases[] = {
+		{"queue parent missing", "nospool/queue", "lib/data", NULL, 1,
+		    "error: queue_directory: %s/nospool/queue: parent "
+		    "directory %s/nospool does not exist", "nospool"},
+		{"deeper typo", "a/b/c/queue", "lib/data", NULL, 1,
+		    "error: queue_directory: %s/a/b/c/queue: parent "
+		    "directory %s/a/b/c does not exist", "a"},
+		{"trailing slash", "x/queue/", "lib/data", NULL, 1,
+		    "error: queue_directory: %s/x/queue/: parent directory "
+		    "%s/x does not exist", "x"},
+		{"data parent missing", "spool/queue", "nolib/data", NULL, 1,
+		    "error: data_directory: %s/nolib/data: parent directory "
+		    "%s/nolib does not exist", "nolib"},
+		{"parent is a file", "file/queue", "lib/data", "file", 1,
+		    "error: queue_directory: %s/file/queue: parent %s/file "
+		    "is not a directory", NULL},
+	};
+	struct fixture *f = *state;
+	struct buf queue, data, want, path;
+	size_t i;
+	int fd;
+
+	buf_init(&queue, 64);
+	buf_init(&data, 64);
+	buf_init(&want, 128);
+	buf_init(&path, 64);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("case %s\n", cases[i].label);
+		buf_reset(&queue);
+		buf_printf(&queue, "%s/%s", f->base, cases[i].queue);
+		buf_reset(&data);
+		buf_printf(&data, "%s/%s", f->base, cases[i].data);
+		var_queue_directory = queue.data;
+		var_data_directory = data.data;
+		if (cases[i].make != NULL) {
+			buf_reset(&path);
+			buf_printf(&path, "%s/%s", f->base, cases[i].make);
+			fd = open(path.data, O_WRONLY | O_CREAT, 0600);
+			assert_true(fd >= 0);
+			close(fd);
+		}
+		log_clear(f);
+		msg_error_reset();
+		if (queue_dirs_check(&f->ids, true, true) != cases[i].problems)
+			fail_msg("%s: wrong count", cases[i].label);
+		buf_reset(&want);
+		buf_printf(&want, cases[i].want, f->base, f->base);
+		if (!log_has(f, want.data))
+			fail_msg("%s: wrong message", cases[i].label);
+		if (cases[i].absent != NULL) {
+			buf_reset(&path);
+			buf_printf(&path, "%s/%s", f->base, cases[i].absent);
+			if (access(path.data, F_OK) == 0)
+				fail_msg("%s: created %s", cases[i].label,
+				    path.data);
+		}
+	}
+	/* An existing parent: exactly the last component is made. */
+	var_queue_directory = f->queue.data;
+	var_data_directory = f->data.data;
+	assert_int_equal(queue_dirs_check(&f->ids, true, false), 0);
+	assert_int_equal(mode_of(f->queue.data), 0755);
+	assert_int_equal(mode_of(f->data.data), 0700);
+	buf_fini(&queue);
+	buf_fini(&data);
+	buf_fini(&want);
+	buf_fini(&path);
+}
+
+/* With the configuration installed, the message names its file and line. */
+static void
+test_missing_parent_where(void **state)
+{
+	struct fixture *f = *state;
+	struct conf *c = conf_new();
+	struct buf text, want;
+
+	buf_init(&text, 128);
+	buf_init(&want, 128);
+	buf_printf(&text, "# main.cf\nmax_use = 5\nqueue_directory = "
+	    "%s/typo/queue\n", f->base);
+	assert_int_equal(conf_read_text(c, text.data, "/etc/main.cf"), 0);
+	conf_install(c);
+	buf_reset(&text);
+	buf_printf(&text, "%s/typo/queue", f->base);
+	var_queue_directory = text.data;
+	assert_int_equal(queue_dirs_check(&f->ids, true, false), 1);
+	buf_printf(&want, "error: /etc/main.cf, line 3: queue_directory: "
+	    "%s/typo/queue: parent directory %s/typo does not exist",
+	    f->base, f->base);
+	assert_true(log_has(f, want.data));
+	/* data_directory has its default here: no file and line. */
+	assert_true(log_lacks(f, "data_directory"));
+	conf_install(NULL);
+	buf_fini(&text);
+	buf_fini(&want);
 }
 
 static void
@@ -505,6 +654,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_not_directory, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_missing_parent, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_missing_parent_where,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relative, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_owner, setup, teardown),

@@ -157,6 +157,12 @@ child_error_limit(void)
 	msg_info("count %d", msg_error_count());
 	msg_error_reset();
 	msg_info("count %d", msg_error_count());
+	/* No limit: any number of errors. */
+	(void)msg_error_limit(0);
+	for (i = 0; i < 20; i++)
+		msg_error("unlimited %d", i);
+	msg_error_reset();
+	assert_int_equal(msg_error_limit(13), 0);
 	for (i = 0; i < 13; i++)
 		msg_error("again %d", i);
 	msg_info("not reached");
@@ -276,6 +282,26 @@ test_stderr_cases(void **state)
 		    "x: error: error 6\nx: error: error 7\nx: error: error 8\n"
 		    "x: error: error 9\nx: error: error 10\n"
 		    "x: error: error 11\nx: count 12\nx: count 0\n"
+		    "x: error: unlimited 0\n"
+		    "x: error: unlimited 1\n"
+		    "x: error: unlimited 2\n"
+		    "x: error: unlimited 3\n"
+		    "x: error: unlimited 4\n"
+		    "x: error: unlimited 5\n"
+		    "x: error: unlimited 6\n"
+		    "x: error: unlimited 7\n"
+		    "x: error: unlimited 8\n"
+		    "x: error: unlimited 9\n"
+		    "x: error: unlimited 10\n"
+		    "x: error: unlimited 11\n"
+		    "x: error: unlimited 12\n"
+		    "x: error: unlimited 13\n"
+		    "x: error: unlimited 14\n"
+		    "x: error: unlimited 15\n"
+		    "x: error: unlimited 16\n"
+		    "x: error: unlimited 17\n"
+		    "x: error: unlimited 18\n"
+		    "x: error: unlimited 19\n"
 		    "x: error: again 0\nx: error: again 1\nx: error: again 2\n"
 		    "x: error: again 3\nx: error: again 4\nx: error: again 5\n"
 		    "x: error: again 6\nx: error: again 7\nx: error: again 8\n"
