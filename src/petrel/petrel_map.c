@@ -19,20 +19,33 @@
  *		per line (its first word); each key found is printed as
  *		"key<TAB>value" (petrel alias: "key: value"); exit 0 when at
  *		least one was found, 1 when none, 75 when any lookup failed.
+ *		A line with a NUL byte, or longer than 1 MB, ends the
+ *		queries ("standard input, line N: NUL byte in line") with
+ *		exit 75: the keys from there on had no answer, so neither 0
+ *		nor 1 would be true, and -q has no other answer to give.
  *	-s	Print every entry of every table, in the same two formats.
+ *		A stored key or value with a NUL byte (a table made by
+ *		another tool) ends the listing of that table with exit 75.
  *	-d key	Delete key from every table ("-d -": keys from stdin).
  *		Exit 0 when something was deleted, 1 when not, 75 on failure.
+ *		"-d -" reads every key before deleting any: a line with a
+ *		NUL byte or longer than 1 MB changes nothing and exits
+ *		EX_DATAERR (65).
  *	-i	Add the entries on stdin (in the table's source format) to
  *		each table, which is created when missing; an existing key
- *		gets the new value. Every line is checked first.
+ *		gets the new value. Every line is checked first: a bad one
+ *		(a NUL byte among others) changes nothing and exits
+ *		EX_DATAERR (65).
  *	-f	Do not fold keys to lowercase (building and querying).
  *	-N	Accepted for Postfix compatibility; keys never hold a NUL.
  *	-v	More logging.
  * Build exit status: 0, or the sysexits.h status of the first table
- * that failed (see mkmap.h). Main.cf problems: EX_CONFIG.
+ * that failed (see mkmap.h); errors name the table ("table lmdb:/x:
+ * /x, line 3: ..."). Main.cf problems, an unknown
+ * $default_database_type among them: EX_CONFIG.
  *
- * SECURITY: stdin lines are bounded (LLINE_MAX); tables are opened
- * through the dict layer, which bounds keys.
+ * SECURITY: stdin lines are bounded (LLINE_MAX) and may not hold NUL
+ * bytes; tables are opened through the dict layer, which bounds keys.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -76,42 +89,89 @@ struct map_opts {
 	struct argv *tables;
 };
 
+/* Keys from stdin ("-q -", "-d -"), with the line count for errors. */
+struct map_input {
+	FILE *fp;
+	int lineno;
+	struct buf line;
+};
+
+enum map_line {
+	MAP_LINE_EOF,
+	MAP_LINE_OK,
+	MAP_LINE_LONG,		/* longer than LLINE_MAX */
+	MAP_LINE_NUL,		/* holds a NUL byte */
+};
+
 /*
- * Read one line from fp into out (no newline); 1, 0 at the end, or -1
- * for a line longer than LLINE_MAX.
+ * Read one line into in->line (no newline). A NUL byte would end the
+ * key early (str_token() stops at it): "a<NUL>zzz" would answer for, or
+ * delete, "a". The rest of a bad line is read too, so that the line
+ * count stays right.
  */
-static int
-map_read_line(FILE *fp, struct buf *out)
+static enum map_line
+map_read_line(struct map_input *in)
 {
+	enum map_line rc = MAP_LINE_OK;
 	int ch;
 
-	buf_reset(out);
-	while ((ch = getc(fp)) != EOF && ch != '\n') {
-		if (out->len >= LLINE_MAX)
-			return -1;
-		buf_putc(out, ch);
+	buf_reset(&in->line);
+	while ((ch = getc(in->fp)) != EOF && ch != '\n') {
+		if (rc != MAP_LINE_OK)
+			continue;
+		if (ch == 0)
+			rc = MAP_LINE_NUL;
+		else if (in->line.len >= LLINE_MAX)
+			rc = MAP_LINE_LONG;
+		else
+			buf_putc(&in->line, ch);
 	}
-	return ch == EOF && out->len == 0 ? 0 : 1;
+	if (ch == EOF && in->line.len == 0 && rc == MAP_LINE_OK)
+		return MAP_LINE_EOF;
+	in->lineno++;
+	return rc;
 }
 
-/* The next key from stdin ("-q -", "-d -"): the first word of a line. */
+/*
+ * The next key from stdin: the first word of a line; blank lines are
+ * skipped. 1, 0 at the end, -1 after reporting a bad line (EX_DATAERR)
+ * or a read error (EX_IOERR) in *status.
+ */
 static int
-map_next_key(struct buf *line, char **key)
+map_next_key(struct map_input *in, char **key, int *status)
 {
+	enum map_line rc;
 	char *cp;
-	int rc;
 
-	while ((rc = map_read_line(stdin, line)) > 0) {
-		cp = line->data;
+	while ((rc = map_read_line(in)) == MAP_LINE_OK) {
+		cp = in->line.data;
 		if ((*key = str_token(&cp, " \t\r")) != NULL)
 			return 1;
 	}
-	if (rc < 0)
-		msg_error("standard input: line longer than %d bytes",
-		    LLINE_MAX);
-	else if (ferror(stdin))
+	if (rc == MAP_LINE_NUL || rc == MAP_LINE_LONG) {
+		if (rc == MAP_LINE_NUL)
+			msg_error("standard input, line %d: NUL byte in line",
+			    in->lineno);
+		else
+			msg_error("standard input, line %d: line longer than "
+			    "%d bytes", in->lineno, LLINE_MAX);
+		*status = EX_DATAERR;
+		return -1;
+	}
+	if (ferror(in->fp)) {
 		msg_error("read standard input: %s", strerror(errno));
-	return rc < 0 || ferror(stdin) ? -1 : 0;
+		*status = EX_IOERR;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+map_input_init(struct map_input *in)
+{
+	in->fp = stdin;
+	in->lineno = 0;
+	buf_init(&in->line, 128);
 }
 
 static int
@@ -124,9 +184,12 @@ map_flush_stdout(int status)
 	return status;
 }
 
-/* Open every table; NULL after reporting the first that fails. */
+/*
+ * Open every table; NULL after reporting the first that fails, with
+ * *status EX_CONFIG (a bad $default_database_type) or EX_TEMPFAIL.
+ */
 static struct dict **
-map_open_all(const struct map_opts *o, int open_flags)
+map_open_all(const struct map_opts *o, int open_flags, int *status)
 {
 	struct dict **dicts;
 	struct buf name, why;
@@ -136,10 +199,14 @@ map_open_all(const struct map_opts *o, int open_flags)
 	buf_init(&name, 64);
 	buf_init(&why, 128);
 	for (i = 0; i < o->tables->argc; i++) {
-		mkmap_type_name(o->tables->argv[i], &name);
-		dicts[i] = dict_open_strict(name.data, open_flags,
-		    o->dict_flags | DICT_FLAG_NO_CACHE, &why);
+		bool named = mkmap_type_name(o->tables->argv[i], &name,
+		    &why) == 0;
+
+		if (named)
+			dicts[i] = dict_open_strict(name.data, open_flags,
+			    o->dict_flags | DICT_FLAG_NO_CACHE, &why);
 		if (dicts[i] == NULL) {
+			*status = named ? EX_TEMPFAIL : EX_CONFIG;
 			msg_error("%s", why.data);
 			while (i-- > 0)
 				dict_close(dicts[i]);
@@ -178,16 +245,17 @@ map_find(struct dict **dicts, const char *key, struct buf *value)
 static int
 map_query(const struct map_opts *o)
 {
-	struct buf value, line;
+	struct map_input in;
+	struct buf value;
 	struct dict **dicts;
 	bool found = false, failed = false;
 	char *key;
-	int rc;
+	int rc, status = 0;
 
-	if ((dicts = map_open_all(o, O_RDONLY)) == NULL)
-		return EX_TEMPFAIL;
+	if ((dicts = map_open_all(o, O_RDONLY, &status)) == NULL)
+		return status;
 	buf_init(&value, 128);
-	buf_init(&line, 128);
+	map_input_init(&in);
 	if (strcmp(o->key, "-") != 0) {
 		switch (map_find(dicts, o->key, &value)) {
 		case DICT_FOUND:
@@ -201,7 +269,7 @@ map_query(const struct map_opts *o)
 			break;
 		}
 	} else {
-		while ((rc = map_next_key(&line, &key)) > 0) {
+		while ((rc = map_next_key(&in, &key, &status)) > 0) {
 			switch (map_find(dicts, key, &value)) {
 			case DICT_FOUND:
 				printf("%s%s%s\n", key, o->sep, value.data);
@@ -214,10 +282,14 @@ map_query(const struct map_opts *o)
 				break;
 			}
 		}
+		/*
+		 * A bad line ends the queries: the keys after it were not
+		 * answered, so neither "found" nor "not found" is true.
+		 */
 		failed |= rc < 0;
 	}
 	buf_fini(&value);
-	buf_fini(&line);
+	buf_fini(&in.line);
 	map_close_all(dicts);
 	return map_flush_stdout(failed ? EX_TEMPFAIL : found ? 0
 	    : MAP_NOTFOUND);
@@ -233,8 +305,8 @@ map_dump(const struct map_opts *o)
 	int status = 0;
 	size_t i;
 
-	if ((dicts = map_open_all(o, O_RDONLY)) == NULL)
-		return EX_TEMPFAIL;
+	if ((dicts = map_open_all(o, O_RDONLY, &status)) == NULL)
+		return status;
 	buf_init(&key, 128);
 	buf_init(&value, 128);
 	for (i = 0; dicts[i] != NULL; i++) {
@@ -275,27 +347,42 @@ map_delete_key(struct dict **dicts, const char *key, bool *failed)
 	return found;
 }
 
+/*
+ * -d: with "-d -" every key is read before the first delete, so that a
+ * bad line (EX_DATAERR) changes nothing, as with -i.
+ */
 static int
 map_delete(const struct map_opts *o)
 {
+	struct map_input in;
 	struct dict **dicts;
-	struct buf line;
+	struct argv *keys;
 	bool found = false, failed = false;
 	char *key;
-	int rc;
+	size_t i;
+	int rc, status = 0;
 
-	dict_lmdb_set_map_size((size_t)var_lmdb_map_size);
-	if ((dicts = map_open_all(o, O_RDWR)) == NULL)
-		return EX_TEMPFAIL;
-	buf_init(&line, 128);
+	keys = argv_new();
 	if (strcmp(o->key, "-") != 0) {
-		found = map_delete_key(dicts, o->key, &failed);
+		argv_add(keys, o->key);
 	} else {
-		while ((rc = map_next_key(&line, &key)) > 0)
-			found |= map_delete_key(dicts, key, &failed);
-		failed |= rc < 0;
+		map_input_init(&in);
+		while ((rc = map_next_key(&in, &key, &status)) > 0)
+			argv_add(keys, key);
+		buf_fini(&in.line);
+		if (rc < 0) {
+			argv_free(keys);
+			return status;
+		}
 	}
-	buf_fini(&line);
+	dict_lmdb_set_map_size((size_t)var_lmdb_map_size);
+	if ((dicts = map_open_all(o, O_RDWR, &status)) == NULL) {
+		argv_free(keys);
+		return status;
+	}
+	for (i = 0; i < keys->argc; i++)
+		found |= map_delete_key(dicts, keys->argv[i], &failed);
+	argv_free(keys);
 	map_close_all(dicts);
 	return failed ? EX_TEMPFAIL : found ? 0 : MAP_NOTFOUND;
 }

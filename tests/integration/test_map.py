@@ -3,10 +3,11 @@ test_map.py - petrel map (postmap), petrel alias (postalias), newaliases
 
 Building tables from source files and querying them as an administrator
 does: -q (exit 0 found, 1 not found, 75 table unavailable), -q -, -s, -d,
--i, -f; a source with a syntax error leaves the old table in place; a
-rebuild is atomic for a reader that queries in a loop meanwhile; alias
-sources with continuation lines and quoted names; newaliases with
-alias_database naming two tables. No master runs: an Instance gives a
+-i, -f; keys on stdin with a NUL byte refused (never cut short), errors
+naming the table; a source with a syntax error leaves the old table in
+place; a rebuild is atomic for a reader that queries in a loop
+meanwhile; alias sources with continuation lines and quoted names;
+newaliases with alias_database naming two tables. No master runs: an Instance gives a
 temporary directory and a main.cf.
 """
 
@@ -20,6 +21,7 @@ import pytest
 EX_DATAERR = 65
 EX_NOINPUT = 66
 EX_TEMPFAIL = 75
+EX_CONFIG = 78
 
 
 def run(inst, prog, *args, stdin=None):
@@ -124,7 +126,8 @@ def test_dump_delete_add_fold(instance, tdir):
     # A bad line on stdin changes nothing.
     r = petrel(instance, "map", "-i", src, stdin="e 5\nbad\n")
     assert r.returncode == EX_DATAERR
-    assert "standard input, line 2: expected format" in r.stderr
+    assert f"table hash:{src}: standard input, line 2: expected format" \
+        in r.stderr
     assert ok(petrel(instance, "map", "-s", src)).stdout == \
         "c\tthree\nd\t4\n"
 
@@ -140,6 +143,71 @@ def test_dump_delete_add_fold(instance, tdir):
                   src).returncode == 0
     # One action at a time.
     assert petrel(instance, "map", "-q", "a", "-s", src).returncode == 64
+
+
+def test_stdin_keys_with_nul(instance, tdir):
+    """A key line from stdin with a NUL byte is refused: "a<NUL>zzz"
+    must neither answer for "a" nor delete it."""
+    src = os.path.join(tdir, "t")
+    write(src, "a 1\nb 2\n")
+    ok(petrel(instance, "map", src))
+    lmdb = src + ".lmdb"
+    before = os.stat(lmdb)
+    with open(lmdb, "rb") as f:
+        content = f.read()
+
+    # -q -: the answers before the bad line stand; then exit 75.
+    r = petrel(instance, "map", "-q", "-", src, stdin="b\na\0zzz\nb\n")
+    assert r.returncode == EX_TEMPFAIL
+    assert r.stdout == "b\t2\n"
+    assert "standard input, line 2: NUL byte in line" in r.stderr
+    r = petrel(instance, "alias", "-q", "-", src, stdin="a\0\n")
+    assert (r.returncode, r.stdout) == (EX_TEMPFAIL, "")
+    assert "standard input, line 1: NUL byte in line" in r.stderr
+
+    # -d -: every key is read first; a bad line deletes nothing.
+    r = petrel(instance, "map", "-d", "-", src, stdin="b\n\na\0zzz\n")
+    assert r.returncode == EX_DATAERR
+    assert "standard input, line 3: NUL byte in line" in r.stderr
+    after = os.stat(lmdb)
+    assert (after.st_ino, after.st_mtime_ns, after.st_size) == \
+        (before.st_ino, before.st_mtime_ns, before.st_size)
+    with open(lmdb, "rb") as f:
+        assert f.read() == content
+    assert ok(petrel(instance, "map", "-s", src)).stdout == "a\t1\nb\t2\n"
+
+    # -i: refused with table, source and line.
+    r = petrel(instance, "map", "-i", src, stdin="c 3\nd x\0y\n")
+    assert r.returncode == EX_DATAERR
+    assert f"table hash:{src}: standard input, line 2: NUL byte in line" \
+        in r.stderr
+    assert ok(petrel(instance, "map", "-s", src)).stdout == "a\t1\nb\t2\n"
+
+
+def test_errors_name_table(instance, tdir):
+    """Build errors say which table; a bad default_database_type names
+    the parameter."""
+    src = os.path.join(tdir, "t")
+    write(src, "a 1\nbroken\n")
+    r = petrel(instance, "map", "cdb:" + src)
+    assert r.returncode == EX_DATAERR
+    assert f"table cdb:{src}: {src}, line 2: expected format" in r.stderr
+    r = petrel(instance, "map", os.path.join(tdir, "nosource"))
+    assert r.returncode == EX_NOINPUT
+    assert (f"table hash:{tdir}/nosource: open {tdir}/nosource: No such "
+            "file or directory") in r.stderr
+
+    instance.set_main(default_database_type="frob")
+    write(src, "a 1\n")
+    for args in ([src], ["-q", "a", src], ["-s", src], ["-d", "a", src]):
+        r = petrel(instance, "map", *args)
+        assert r.returncode == EX_CONFIG, args
+        assert "default_database_type = frob: unknown table type" \
+            in r.stderr, args
+    # A table with a type does not need the default.
+    ok(petrel(instance, "map", "cdb:" + src))
+    assert petrel(instance, "map", "-q", "a",
+                  "cdb:" + src).stdout == "1\n"
 
 
 def test_syntax_error_keeps_old_table(instance, tdir):

@@ -63,7 +63,19 @@ dict_alloc(const struct dict_ops *ops, const char *name, int open_flags,
 	buf_init(&d->error, 0);
 	d->refcount = 1;
 	d->watch_fd = -1;
+	d->watch_dirfd = -1;
 	return d;
+}
+
+static void
+dict_watch_add(struct dict *d)
+{
+	if (!d->watching) {
+		d->watching = true;
+		dict_watched = xreallocarray(dict_watched, dict_watch_count + 1,
+		    sizeof(*dict_watched));
+		dict_watched[dict_watch_count++] = d;
+	}
 }
 
 void
@@ -81,12 +93,64 @@ dict_watch(struct dict *d, const char *path)
 	d->watch_fd = fd;
 	free(d->watch_path);
 	d->watch_path = xstrdup(path);
-	if (!d->watching) {
-		d->watching = true;
-		dict_watched = xreallocarray(dict_watched, dict_watch_count + 1,
-		    sizeof(*dict_watched));
-		dict_watched[dict_watch_count++] = d;
+	dict_watch_add(d);
+}
+
+void
+dict_file_is_name(const char *name, struct buf *path)
+{
+	buf_set(path, name);
+}
+
+/*
+ * Watch path by name, for a table that failed to open: the file may be
+ * missing, unreadable or broken, so there is no descriptor to keep.
+ * Keep one of the nearest directory on the path that exists instead
+ * (O_PATH: no read permission needed), and the name in it that leads to
+ * the file: fstatat() on it works after chroot(2) as well. When a
+ * missing directory appears, that is a change too: the restart then
+ * watches one level further down.
+ */
+void
+dict_watch_name(struct dict *d, const char *path)
+{
+	char *copy = xstrdup(path), *slash;
+	const char *dir, *entry;
+	int dfd;
+
+	for (;;) {
+		if ((slash = strrchr(copy, '/')) == NULL) {
+			dir = ".";
+			entry = copy;
+		} else if (slash == copy) {
+			dir = "/";
+			entry = slash + 1;
+		} else {
+			*slash = 0;
+			dir = copy;
+			entry = slash + 1;
+		}
+		if (*entry == 0) {		/* "x/": not a file */
+			dfd = -1;
+			break;
+		}
+		dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0 || errno != ENOENT || dir != copy)
+			break;
+		/* dir is missing: watch for it in its parent. */
 	}
+	if (dfd >= 0) {
+		if (d->watch_dirfd >= 0)
+			close(d->watch_dirfd);
+		d->watch_dirfd = dfd;
+		free(d->watch_entry);
+		d->watch_entry = xstrdup(entry);
+		free(d->watch_path);
+		d->watch_path = xstrdup(path);
+		d->watch_found = fstatat(dfd, entry, &d->watch_st, 0) == 0;
+		dict_watch_add(d);
+	}
+	free(copy);
 }
 
 static void
@@ -106,6 +170,29 @@ dict_unwatch(struct dict *d)
 }
 
 /*
+ * A file watched by name (for a surrogate) changed when it appeared,
+ * went away, or has another inode, size, mtime or ctime (ctime: fixing
+ * its permissions is a change too). A spare restart costs little; a
+ * missed one keeps a daemon failing.
+ */
+static bool
+dict_name_changed(const struct dict *d)
+{
+	struct stat st;
+
+	if (fstatat(d->watch_dirfd, d->watch_entry, &st, 0) < 0)
+		return d->watch_found && errno == ENOENT;
+	return !d->watch_found
+	    || st.st_dev != d->watch_st.st_dev
+	    || st.st_ino != d->watch_st.st_ino
+	    || st.st_size != d->watch_st.st_size
+	    || st.st_mtim.tv_sec != d->watch_st.st_mtim.tv_sec
+	    || st.st_mtim.tv_nsec != d->watch_st.st_mtim.tv_nsec
+	    || st.st_ctim.tv_sec != d->watch_st.st_ctim.tv_sec
+	    || st.st_ctim.tv_nsec != d->watch_st.st_ctim.tv_nsec;
+}
+
+/*
  * A table's file changed when it was modified in place (size or mtime of
  * the open file), replaced or removed (the open file has no link left),
  * or when the path now names another file. The path may not resolve at
@@ -116,6 +203,8 @@ dict_file_changed(const struct dict *d)
 {
 	struct stat st;
 
+	if (d->watch_fd < 0)
+		return dict_name_changed(d);
 	if (fstat(d->watch_fd, &st) < 0 || st.st_nlink == 0
 	    || st.st_size != d->watch_st.st_size
 	    || st.st_mtim.tv_sec != d->watch_st.st_mtim.tv_sec
@@ -161,6 +250,9 @@ dict_free(struct dict *d)
 	dict_unwatch(d);
 	if (d->watch_fd >= 0)
 		close(d->watch_fd);
+	if (d->watch_dirfd >= 0)
+		close(d->watch_dirfd);
+	free(d->watch_entry);
 	free(d->type);
 	free(d->name);
 	free(d->full_name);
@@ -250,6 +342,19 @@ dict_surrogate(const char *type_name, int open_flags, int dict_flags,
 	return d;
 }
 
+void
+dict_surrogate_reason(struct dict *d, const char *reason)
+{
+	struct dict_surrogate *s = (struct dict_surrogate *)d;
+
+	if (!dict_is_surrogate(d))
+		msg_panic("dict_surrogate_reason: %s is not a surrogate",
+		    d->full_name);
+	free(s->reason);
+	s->reason = xstrdup(reason);
+	buf_set(&d->error, reason);
+}
+
 bool
 dict_is_surrogate(const struct dict *d)
 {
@@ -312,6 +417,27 @@ dict_cache_add(const char *key, struct dict *d)
 	htable_put(dict_cache, key, d);
 }
 
+/*
+ * A stored value (or key, when iterating) with a NUL byte would be cut
+ * short by every caller: a temporary failure naming the table and key.
+ */
+static enum dict_result
+dict_check_value(struct dict *d, const char *key, size_t key_len,
+    struct buf *value)
+{
+	struct buf printable;
+
+	if (memchr(value->data, 0, value->len) == NULL)
+		return DICT_FOUND;
+	buf_reset(value);
+	buf_init(&printable, key_len + 1);
+	str_printable(&printable, key, key_len);
+	dict_tempfail(d, "table %s: the value for key \"%s\" contains a "
+	    "NUL byte", d->full_name, printable.data);
+	buf_fini(&printable);
+	return DICT_TEMPFAIL;
+}
+
 /* Bound and fold a key; NULL after recording a temporary failure. */
 static const char *
 dict_key(struct dict *d, const char *key, struct buf *folded)
@@ -350,11 +476,8 @@ dict_lookup(struct dict *d, const char *key, struct buf *value)
 	} else {
 		buf_reset(value);
 		rc = d->ops->lookup(d, k, value);
-		if (rc == DICT_FOUND && memchr(value->data, 0, value->len)) {
-			buf_reset(value);
-			rc = dict_tempfail(d, "table %s: the value for key "
-			    "\"%s\" contains a NUL byte", d->full_name, k);
-		}
+		if (rc == DICT_FOUND)
+			rc = dict_check_value(d, k, strlen(k), value);
 	}
 	if (rc == DICT_TEMPFAIL && !dict_is_surrogate(d))
 		msg_warn("%s", d->error.data);
@@ -398,11 +521,27 @@ enum dict_result
 dict_iterate(struct dict *d, enum dict_seq seq, struct buf *key,
     struct buf *value)
 {
+	struct buf printable;
+	enum dict_result rc;
+
 	if (d->ops->iterate == NULL)
 		return dict_unsupported(d, "iteration");
 	buf_reset(key);
 	buf_reset(value);
-	return d->ops->iterate(d, seq, key, value);
+	if ((rc = d->ops->iterate(d, seq, key, value)) != DICT_FOUND)
+		return rc;
+	/* As dict_lookup() checks values: a table built by other tools. */
+	if (memchr(key->data, 0, key->len) != NULL) {
+		buf_init(&printable, key->len + 1);
+		str_printable(&printable, key->data, key->len);
+		rc = dict_tempfail(d, "table %s: the key \"%s\" contains a "
+		    "NUL byte", d->full_name, printable.data);
+		buf_fini(&printable);
+		buf_reset(key);
+		buf_reset(value);
+		return rc;
+	}
+	return dict_check_value(d, key->data, key->len, value);
 }
 
 int

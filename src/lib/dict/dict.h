@@ -25,7 +25,8 @@
  *
  * Keys are text without NUL; a key longer than DICT_MAX_KEY is a
  * temporary failure ("key too long"), as is a stored value that holds a
- * NUL byte. With DICT_FLAG_FOLD a key is lowercased before lookup (and
+ * NUL byte (looked up or iterated) or a stored key that holds one
+ * (iterated). With DICT_FLAG_FOLD a key is lowercased before lookup (and
  * before storing, when a table is built).
  */
 #ifndef PETREL_DICT_H
@@ -84,6 +85,12 @@ struct dict_ops {
 	    struct buf *key, struct buf *value);
 	int (*commit)(struct dict *d, struct buf *why);
 	void (*close)(struct dict *d);
+	/*
+	 * Optional: the file a table of this name is read from (path is
+	 * replaced). When opening fails, the surrogate watches that file,
+	 * so that dict_changed() notices when it appears or is fixed.
+	 */
+	void (*file)(const char *name, struct buf *path);
 };
 
 /*
@@ -100,12 +107,18 @@ struct dict {
 	struct buf error;		/* why the last DICT_TEMPFAIL */
 	/*
 	 * Change detection: the file a table was loaded from, if any, kept
-	 * open so that it can be checked after chroot(2) too.
+	 * open so that it can be checked after chroot(2) too (watch_fd).
+	 * A surrogate watches by name instead: watch_entry in the directory
+	 * watch_dirfd (the file, or the first missing directory on its
+	 * path), and whether it existed (watch_found, with watch_st).
 	 */
 	char *watch_path;
 	int watch_fd;
 	struct stat watch_st;
 	bool watching;
+	int watch_dirfd;
+	char *watch_entry;
+	bool watch_found;
 	/* Sharing (dict.c). */
 	int refcount;
 	char *cache_key;
@@ -116,6 +129,8 @@ struct dict *dict_alloc(const struct dict_ops *ops, const char *name,
     int open_flags, int dict_flags, size_t size);
 /* Remember the file a table came from (for dict_changed()). */
 void dict_watch(struct dict *d, const char *path);
+/* A dict_ops.file for types whose name is the file's path. */
+void dict_file_is_name(const char *name, struct buf *path);
 /* Record a temporary failure: sets d->error, returns DICT_TEMPFAIL. */
 enum dict_result dict_tempfail(struct dict *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -155,7 +170,10 @@ bool dict_is_surrogate(const struct dict *d);
  * True when a file that an open table was loaded from has been replaced
  * or modified since (the first such table is logged: "table X has
  * changed -- restarting"). Long-running daemons check it between clients
- * and exit to be restarted with fresh tables.
+ * and exit to be restarted with fresh tables. This covers tables that
+ * failed to open as well: when the file a surrogate stands for appears,
+ * or is replaced or modified (an administrator fixed it), a restart
+ * gives the daemon the working table.
  */
 bool dict_changed(void);
 

@@ -329,6 +329,13 @@ cdb_open_new(struct dict_cdb *c, struct buf *why)
 	return 0;
 }
 
+static void
+dict_cdb_file(const char *name, struct buf *path)
+{
+	buf_reset(path);
+	buf_printf(path, "%s%s", name, CDB_SUFFIX);
+}
+
 static struct dict *
 dict_cdb_open(const char *name, int open_flags, int dict_flags,
     struct buf *why)
@@ -368,4 +375,5 @@ const struct dict_ops dict_cdb_ops = {
 	.iterate = dict_cdb_iterate,
 	.commit = dict_cdb_commit,
 	.close = dict_cdb_close,
+	.file = dict_cdb_file,
 };

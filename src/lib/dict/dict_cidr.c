@@ -444,4 +444,5 @@ const struct dict_ops dict_cidr_ops = {
 	.open = dict_cidr_open,
 	.lookup = dict_cidr_lookup,
 	.close = dict_cidr_close,
+	.file = dict_file_is_name,
 };

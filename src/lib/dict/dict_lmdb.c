@@ -11,22 +11,47 @@
  * be stored, so looking one up answers "not found".
  *
  * Readers open with MDB_RDONLY|MDB_NOLOCK|MDB_NOTLS, so no lock file is
- * created or needed. With MDB_NOLOCK, LMDB leaves the coordination of
- * readers and writers to us: each lookup runs a short read transaction
- * under a shared flock(2) on the file, and each in-place change (open
- * with O_RDWR: petrel map -i, -d) an exclusive one. A writer that fills
- * the map doubles it; readers adopt the new size (MDB_MAP_RESIZED).
+ * created or needed: LMDB's own reader table lives in a lock file that
+ * every reader must be able to write, which daemons reading root's
+ * tables from a chroot jail cannot (Postfix uses MDB_NOLOCK for the same
+ * reason). With MDB_NOLOCK, LMDB leaves the coordination of readers and
+ * writers to us. A writer that changes the file in place (open with
+ * O_RDWR: petrel map -i, -d, proxymap's proxy_write_maps) reuses pages
+ * that it believes no reader holds; a reader in the middle of a lookup
+ * could then follow a page that now holds something else. So each
+ * in-place change runs under an exclusive flock(2) on the file and,
+ * in a table that is changed in place, each lookup under a shared one.
+ * A writer that fills the map doubles it; readers adopt the new size
+ * (MDB_MAP_RESIZED).
+ *
+ * Frozen tables: the flock(2) pair costs two system calls per lookup,
+ * more than the lookup itself. Most tables are only ever rebuilt whole,
+ * and a rebuild writes a new file (below), so their readers need no lock
+ * at all. A build therefore marks the new file as frozen: it holds the
+ * extra key LMDB_FROZEN_KEY, which begins with a NUL byte and so can
+ * never be a lookup key (iteration skips it). A frozen file is never
+ * changed in place: a writer that opens one first thaws it, copying it
+ * (mdb_env_copyfd2) to a new file without the mark that it renames into
+ * place, under the exclusive lock, and then changes that file in place
+ * as before. Readers look for the mark once, when they open the file:
+ * without it (a table changed in place, or built by an older version)
+ * they lock as described above. A reader of the frozen file keeps its
+ * unchanged copy until dict_changed() sees the rename, as after a
+ * rebuild. Before each in-place change the writer checks that its file
+ * is still the table's (a rebuild or a thaw may have replaced it) and
+ * opens the new one if not, so that no change goes to a dead file.
  *
  * Building (O_CREAT|O_TRUNC): entries go into a new file
  * NAME.lmdb.<pid>.<random> beside the table, created with the old
  * table's mode (and owner, as root), written without syncing in
- * transactions of up to LMDB_BATCH_OPS changes. dict_commit() syncs it,
- * renames it onto NAME.lmdb and syncs the directory, so a reader sees
- * the old table or the new one, never a part of one; after that the
- * table behaves as if opened O_RDWR. Closing without commit removes the
- * file and leaves the old table alone. A process that has the old table
- * open keeps its old file (rename gives the new one a new inode) until
- * dict_changed() tells it to restart.
+ * transactions of up to LMDB_BATCH_OPS changes. dict_commit() marks it
+ * frozen, syncs it, renames it onto NAME.lmdb and syncs the directory,
+ * so a reader sees the old table or the new one, never a part of one;
+ * after that the table behaves as if opened O_RDWR (a change thaws it).
+ * Closing without commit removes the file and leaves the old table
+ * alone. A process that has the old table open keeps its old file
+ * (rename gives the new one a new inode) until dict_changed() tells it
+ * to restart.
  *
  * A change that fills the map cannot be undone piecemeal: LMDB aborts
  * the transaction. So the changes of the open transaction are also kept
@@ -70,6 +95,9 @@
 /* How many temporary names to try; how often to retry a racing open. */
 #define LMDB_TEMP_TRIES		16
 #define LMDB_OPEN_TRIES		4
+/* The mark of a frozen table (see above): NUL first, never a key. */
+#define LMDB_FROZEN_KEY		"\0petrel:frozen"
+#define LMDB_FROZEN_LEN		(sizeof(LMDB_FROZEN_KEY) - 1)
 
 /* dict_lmdb_map_size and its setter live in dict.c, which every
  * program links: setting it must not pull in LMDB. */
@@ -96,6 +124,8 @@ struct dict_lmdb {
 	char *temp_path;	/* LMDB_CREATE until commit: the new file */
 	size_t map_size;
 	size_t max_key;
+	bool frozen;		/* never changed in place: no read locks */
+	char *lost;		/* why the table could not be opened again */
 	/* Writing: the open transaction and what it holds (see above). */
 	MDB_txn *wtxn;
 	struct lmdb_change *log;
@@ -103,16 +133,31 @@ struct dict_lmdb {
 	size_t log_cap;
 	size_t log_bytes;
 	bool broken;		/* a build write failed: refuse to commit */
-	/* Lookups: a read transaction kept reset between them. */
+	/*
+	 * Lookups: a read transaction kept reset between them, or open
+	 * (rtxn_live) in a frozen table, whose file never changes.
+	 */
 	MDB_txn *rtxn;
+	bool rtxn_live;
 	/* Iteration. */
 	MDB_txn *itxn;
 	MDB_cursor *cursor;
 };
 
+/* A result of ours: the reason is in the table's error already. */
+#define LMDB_REPORTED	(-1)
+
+/* Opening, for the writers that must open their table again. */
+static int lmdb_env_open(struct dict_lmdb *, const char *, unsigned,
+    struct buf *);
+static int lmdb_open_existing(struct dict_lmdb *, int, struct buf *);
+static int lmdb_temp_file(const char *, char **, int *, struct buf *);
+
 static enum dict_result
 lmdb_fail(struct dict_lmdb *l, const char *what, int rc)
 {
+	if (rc == LMDB_REPORTED)
+		return DICT_TEMPFAIL;
 	return dict_tempfail(&l->d, "table %s: %s %s: %s", l->d.full_name,
 	    what, l->temp_path ? l->temp_path : l->path, mdb_strerror(rc));
 }
@@ -127,6 +172,27 @@ lmdb_flock(struct dict_lmdb *l, int op)
 		if (errno != EINTR)
 			return errno;
 	return 0;
+}
+
+/* Around reads: only a table that is changed in place needs it. */
+static int
+lmdb_read_lock(struct dict_lmdb *l)
+{
+	return l->frozen ? 0 : lmdb_flock(l, LOCK_SH);
+}
+
+static void
+lmdb_read_unlock(struct dict_lmdb *l)
+{
+	if (!l->frozen)
+		(void)lmdb_flock(l, LOCK_UN);
+}
+
+static bool
+lmdb_frozen_key(const MDB_val *k)
+{
+	return k->mv_size == LMDB_FROZEN_LEN
+	    && memcmp(k->mv_data, LMDB_FROZEN_KEY, LMDB_FROZEN_LEN) == 0;
 }
 
 static bool
@@ -150,7 +216,7 @@ lmdb_iter_end(struct dict_lmdb *l)
 	if (l->itxn) {
 		mdb_txn_abort(l->itxn);
 		l->itxn = NULL;
-		(void)lmdb_flock(l, LOCK_UN);
+		lmdb_read_unlock(l);
 	}
 }
 
@@ -163,7 +229,16 @@ lmdb_read_begin(struct dict_lmdb *l, MDB_txn **txn, bool *own)
 	*own = false;
 	if ((*txn = l->wtxn ? l->wtxn : l->itxn) != NULL)
 		return 0;
-	if ((rc = lmdb_flock(l, LOCK_SH)) != 0)
+	if (l->env == NULL) {		/* lost by lmdb_reopen() */
+		dict_tempfail(&l->d, "%s", l->lost);
+		return LMDB_REPORTED;
+	}
+	if (l->rtxn_live) {
+		*txn = l->rtxn;
+		*own = true;
+		return 0;
+	}
+	if ((rc = lmdb_read_lock(l)) != 0)
 		return rc;
 	/* Renewing the reset transaction saves an allocation per lookup. */
 	if (l->rtxn == NULL || (rc = mdb_txn_renew(l->rtxn)) != 0) {
@@ -180,7 +255,7 @@ lmdb_read_begin(struct dict_lmdb *l, MDB_txn **txn, bool *own)
 		}
 		if (rc != 0) {
 			l->rtxn = NULL;
-			(void)lmdb_flock(l, LOCK_UN);
+			lmdb_read_unlock(l);
 			return rc;
 		}
 	}
@@ -192,9 +267,11 @@ lmdb_read_begin(struct dict_lmdb *l, MDB_txn **txn, bool *own)
 static void
 lmdb_read_end(struct dict_lmdb *l, MDB_txn *txn, bool own)
 {
-	if (own) {
+	if (own && l->frozen) {
+		l->rtxn_live = true;
+	} else if (own) {
 		mdb_txn_reset(txn);
-		(void)lmdb_flock(l, LOCK_UN);
+		lmdb_read_unlock(l);
 	}
 }
 
@@ -206,6 +283,7 @@ lmdb_rtxn_free(struct dict_lmdb *l)
 		mdb_txn_abort(l->rtxn);
 		l->rtxn = NULL;
 	}
+	l->rtxn_live = false;
 }
 
 /*
@@ -339,6 +417,224 @@ lmdb_write_failed(struct dict_lmdb *l)
 }
 
 /*
+ * Put (at commit) or remove (when thawing) the frozen mark in a
+ * transaction of its own, growing the map when it is full.
+ */
+static int
+lmdb_mark(struct dict_lmdb *l, bool put)
+{
+	MDB_val k = {LMDB_FROZEN_LEN, (void *)LMDB_FROZEN_KEY};
+	MDB_val v = {1, (void *)"1"};
+	MDB_txn *txn;
+	size_t size;
+	int rc;
+
+	for (;;) {
+		if ((rc = mdb_txn_begin(l->env, NULL, 0, &txn)) != 0)
+			return rc;
+		rc = put ? mdb_put(txn, l->dbi, &k, &v, 0)
+		    : mdb_del(txn, l->dbi, &k, NULL);
+		if (rc == MDB_NOTFOUND && !put)
+			rc = 0;
+		if (rc == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+		if (rc != MDB_MAP_FULL)
+			return rc;
+		if (__builtin_mul_overflow(l->map_size, 2, &size))
+			return ENOMEM;
+		lmdb_rtxn_free(l);
+		if ((rc = mdb_env_set_mapsize(l->env, size)) != 0)
+			return rc;
+		l->map_size = size;
+	}
+}
+
+/* Close the environment and the descriptor (not the rest). */
+static void
+lmdb_env_close(struct dict_lmdb *l)
+{
+	lmdb_iter_end(l);
+	lmdb_rtxn_free(l);
+	if (l->wtxn) {
+		mdb_txn_abort(l->wtxn);
+		l->wtxn = NULL;
+	}
+	if (l->env) {
+		mdb_env_close(l->env);
+		l->env = NULL;
+	}
+	if (l->lock_fd >= 0) {
+		(void)close(l->lock_fd);
+		l->lock_fd = -1;
+	}
+}
+
+/*
+ * Open the table again (a writer whose file was replaced). After a
+ * failure the table has no environment: every request fails with the
+ * reason.
+ */
+static int
+lmdb_reopen(struct dict_lmdb *l)
+{
+	struct buf why, reason;
+	int rc = 0;
+
+	lmdb_env_close(l);
+	buf_init(&why, 128);
+	if (lmdb_open_existing(l, l->d.open_flags, &why) < 0) {
+		lmdb_env_close(l);
+		buf_init(&reason, 128);
+		buf_printf(&reason, "table %s: %s", l->d.full_name, why.data);
+		free(l->lost);
+		l->lost = buf_steal(&reason);
+		dict_tempfail(&l->d, "%s", l->lost);
+		rc = LMDB_REPORTED;
+	}
+	buf_fini(&why);
+	return rc;
+}
+
+/*
+ * The exclusive lock for a change in place, on the file that is the
+ * table now: a rebuild, or another writer's thaw, may have renamed a new
+ * file into place since we opened ours, and a change to ours would be
+ * lost. 0 with the lock held, or an error.
+ */
+static int
+lmdb_write_lock(struct dict_lmdb *l)
+{
+	struct stat ours, now;
+	int tries, rc;
+
+	if (l->mode == LMDB_CREATE)
+		return 0;
+	for (tries = 0;; tries++) {
+		if (l->env == NULL) {
+			dict_tempfail(&l->d, "%s", l->lost);
+			return LMDB_REPORTED;
+		}
+		if ((rc = lmdb_flock(l, LOCK_EX)) != 0)
+			return rc;
+		if (fstat(l->lock_fd, &ours) == 0 && stat(l->path, &now) == 0
+		    && ours.st_dev == now.st_dev && ours.st_ino == now.st_ino)
+			return 0;
+		(void)lmdb_flock(l, LOCK_UN);
+		if (tries + 1 >= LMDB_OPEN_TRIES) {
+			dict_tempfail(&l->d, "table %s: %s keeps being "
+			    "replaced", l->d.full_name, l->path);
+			return LMDB_REPORTED;
+		}
+		if ((rc = lmdb_reopen(l)) != 0)
+			return rc;
+	}
+}
+
+/*
+ * Would the change leave a frozen table as it is (deleting a key that
+ * is not there, keeping the value of one that is)? Then it need not be
+ * thawed; *rc gets lmdb_change()'s answer.
+ */
+static bool
+lmdb_unchanged(struct dict_lmdb *l, const char *key, const char *value,
+    bool replace, int *rc)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	bool own;
+	int get;
+
+	if (value != NULL && replace)
+		return false;
+	if (lmdb_read_begin(l, &txn, &own) != 0)
+		return false;		/* the change will say why */
+	(void)lmdb_key(l, key, &k);
+	get = mdb_get(txn, l->dbi, &k, &v);
+	lmdb_read_end(l, txn, own);
+	if (value == NULL && get == MDB_NOTFOUND)
+		*rc = MDB_NOTFOUND;
+	else if (value != NULL && get == 0)
+		*rc = MDB_KEYEXIST;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Thaw a frozen table before its first change in place (see the top):
+ * copy it to a new file, remove the mark there, rename the copy into
+ * place and go on with it. The caller holds the exclusive lock of the
+ * frozen file, so no other writer thaws it at the same time; we take
+ * the copy's before the rename, so writers that find the copy in place
+ * wait for our change.
+ */
+static int
+lmdb_thaw(struct dict_lmdb *l)
+{
+	struct dict_lmdb copy;
+	struct buf why;
+	int rc = 0;
+
+	memset(&copy, 0, sizeof(copy));
+	copy.mode = LMDB_WRITE;
+	copy.lock_fd = -1;
+	buf_init(&why, 128);
+	if (lmdb_temp_file(l->path, &copy.temp_path, &copy.lock_fd,
+	    &why) < 0)
+		goto fail;
+	if ((rc = mdb_env_copyfd2(l->env, copy.lock_fd,
+	    MDB_CP_COMPACT)) != 0) {
+		buf_printf(&why, "copy to %s: %s", copy.temp_path,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	if (lmdb_env_open(&copy, copy.temp_path, MDB_NOLOCK, &why) < 0)
+		goto fail;
+	if ((rc = lmdb_mark(&copy, false)) != 0
+	    || (rc = mdb_env_sync(copy.env, 1)) != 0
+	    || (rc = lmdb_flock(&copy, LOCK_EX)) != 0) {
+		buf_printf(&why, "write %s: %s", copy.temp_path,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	if (rename(copy.temp_path, l->path) < 0) {
+		buf_printf(&why, "rename %s to %s: %s", copy.temp_path,
+		    l->path, strerror(errno));
+		goto fail;
+	}
+	if (file_sync_dir(l->path) < 0)
+		msg_warn("table %s: sync the directory of %s: %s",
+		    l->d.full_name, l->path, strerror(errno));
+	free(copy.temp_path);
+	/* Closing the frozen file releases its lock: others find ours. */
+	lmdb_env_close(l);
+	l->env = copy.env;
+	l->dbi = copy.dbi;
+	l->lock_fd = copy.lock_fd;
+	l->map_size = copy.map_size;
+	l->max_key = copy.max_key;
+	l->frozen = false;
+	if (msg_verbose)
+		msg_info("table %s: thawed for changes in place",
+		    l->d.full_name);
+	buf_fini(&why);
+	return 0;
+
+fail:
+	dict_tempfail(&l->d, "table %s: thaw (copy for changes in place): "
+	    "%s", l->d.full_name, why.data);
+	lmdb_env_close(&copy);
+	if (copy.temp_path) {
+		(void)unlink(copy.temp_path);
+		free(copy.temp_path);
+	}
+	buf_fini(&why);
+	return LMDB_REPORTED;
+}
+
+/*
  * One change (value NULL: delete). Returns 0 (a new key stored, or a
  * key deleted), MDB_KEYEXIST (the key existed: replaced or kept),
  * MDB_NOTFOUND (nothing to delete) or an error.
@@ -351,8 +647,14 @@ lmdb_change(struct dict_lmdb *l, const char *key, const char *value)
 	int rc;
 
 	lmdb_iter_end(l);
-	if ((rc = lmdb_flock(l, LOCK_EX)) != 0)
+	if ((rc = lmdb_write_lock(l)) != 0)
 		return rc;
+	if (l->frozen && l->mode == LMDB_WRITE) {
+		if (lmdb_unchanged(l, key, value, replace, &rc))
+			goto out;
+		if ((rc = lmdb_thaw(l)) != 0)
+			goto out;
+	}
 	if (l->wtxn == NULL
 	    && (rc = mdb_txn_begin(l->env, NULL, 0, &l->wtxn)) != 0)
 		goto out;
@@ -367,7 +669,8 @@ lmdb_change(struct dict_lmdb *l, const char *key, const char *value)
 			rc = lmdb_flush(l);
 	}
 out:
-	if (rc != 0 && rc != MDB_KEYEXIST && rc != MDB_NOTFOUND)
+	if (rc != 0 && rc != MDB_KEYEXIST && rc != MDB_NOTFOUND
+	    && rc != LMDB_REPORTED)
 		lmdb_write_failed(l);
 	if (l->mode != LMDB_CREATE) {
 		/* Nothing changed (kept, not found): end it all the same. */
@@ -487,6 +790,7 @@ dict_lmdb_iterate(struct dict *d, enum dict_seq seq, struct buf *key,
 			return lmdb_fail(l, "read", rc);
 		}
 		l->rtxn = NULL;		/* the iteration owns it now */
+		l->rtxn_live = false;
 		if ((rc = mdb_cursor_open(l->itxn, l->dbi, &l->cursor)) != 0) {
 			l->cursor = NULL;
 			lmdb_iter_end(l);
@@ -496,7 +800,10 @@ dict_lmdb_iterate(struct dict *d, enum dict_seq seq, struct buf *key,
 	} else if (l->cursor == NULL) {
 		return DICT_NOTFOUND;	/* ended, or never started */
 	}
-	rc = mdb_cursor_get(l->cursor, &k, &v, op);
+	/* The frozen mark is not an entry. */
+	while ((rc = mdb_cursor_get(l->cursor, &k, &v, op)) == 0
+	    && lmdb_frozen_key(&k))
+		op = MDB_NEXT;
 	if (rc != 0) {
 		lmdb_iter_end(l);
 		return rc == MDB_NOTFOUND ? DICT_NOTFOUND
@@ -521,7 +828,8 @@ dict_lmdb_commit(struct dict *d, struct buf *why)
 		    d->full_name);
 		return -1;
 	}
-	if ((rc = lmdb_flush(l)) != 0 || (rc = mdb_env_sync(l->env, 1)) != 0) {
+	if ((rc = lmdb_flush(l)) != 0 || (rc = lmdb_mark(l, true)) != 0
+	    || (rc = mdb_env_sync(l->env, 1)) != 0) {
 		lmdb_write_failed(l);
 		buf_printf(why, "table %s: write %s: %s", d->full_name,
 		    l->temp_path, mdb_strerror(rc));
@@ -535,8 +843,9 @@ dict_lmdb_commit(struct dict *d, struct buf *why)
 	}
 	free(l->temp_path);
 	l->temp_path = NULL;
-	/* From here on, our descriptor names the live table. */
+	/* From here on, our descriptor names the live (frozen) table. */
 	l->mode = LMDB_WRITE;
+	l->frozen = true;
 	(void)mdb_env_set_flags(l->env, MDB_NOSYNC, 0);
 	if (file_sync_dir(l->path) < 0) {
 		buf_printf(why, "table %s: sync the directory of %s: %s",
@@ -566,6 +875,7 @@ dict_lmdb_close(struct dict *d)
 	if (l->lock_fd >= 0)
 		(void)close(l->lock_fd);
 	free(l->path);
+	free(l->lost);
 	dict_free(d);
 }
 
@@ -580,6 +890,7 @@ lmdb_env_open(struct dict_lmdb *l, const char *path, unsigned flags,
 {
 	MDB_envinfo info;
 	MDB_txn *txn;
+	MDB_val k, v;
 	int rc;
 
 	if ((rc = mdb_env_create(&l->env)) != 0) {
@@ -597,6 +908,9 @@ lmdb_env_open(struct dict_lmdb *l, const char *path, unsigned flags,
 		mdb_txn_abort(txn);
 		goto fail;
 	}
+	k.mv_size = LMDB_FROZEN_LEN;
+	k.mv_data = (void *)LMDB_FROZEN_KEY;
+	l->frozen = mdb_get(txn, l->dbi, &k, &v) == 0;
 	if ((rc = mdb_txn_commit(txn)) != 0
 	    || (rc = mdb_env_info(l->env, &info)) != 0)
 		goto fail;
@@ -675,46 +989,62 @@ lmdb_open_existing(struct dict_lmdb *l, int open_flags, struct buf *why)
 }
 
 /*
- * A new file beside the table for a build, with the old table's mode
- * (and, as root, its owner), so a protected table stays protected.
+ * A new file path.<pid>.<random> beside the table, for a build or a
+ * thaw, with the mode (and, as root, the owner) of the table in place,
+ * so a protected table stays protected. 0 with *temp_path (the caller
+ * frees it and removes the file when not used) and *fd; -1 with why.
  */
 static int
-lmdb_open_new(struct dict_lmdb *l, struct buf *why)
+lmdb_temp_file(const char *path, char **temp_path, int *fd, struct buf *why)
 {
 	struct buf temp;
 	struct stat old;
 	uint32_t rnd;
 	int tries;
 
-	buf_init(&temp, strlen(l->path) + 32);
+	buf_init(&temp, strlen(path) + 32);
 	for (tries = 0; tries < LMDB_TEMP_TRIES; tries++) {
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK)
 		    != (ssize_t)sizeof(rnd))
 			rnd = (uint32_t)random() ^ (uint32_t)tries;
 		buf_reset(&temp);
-		buf_printf(&temp, "%s.%ld.%08x", l->path, (long)getpid(),
+		buf_printf(&temp, "%s.%ld.%08x", path, (long)getpid(),
 		    (unsigned)rnd);
-		l->lock_fd = open(temp.data, O_RDWR | O_CREAT | O_EXCL
-		    | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
-		if (l->lock_fd >= 0 || errno != EEXIST)
+		*fd = open(temp.data, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW
+		    | O_CLOEXEC | O_NOCTTY, 0644);
+		if (*fd >= 0 || errno != EEXIST)
 			break;
 	}
-	if (l->lock_fd < 0) {
+	if (*fd < 0) {
 		buf_printf(why, "create %s: %s", temp.data, strerror(errno));
 		buf_fini(&temp);
 		return -1;
 	}
-	l->temp_path = buf_steal(&temp);
-	if (stat(l->path, &old) == 0 && S_ISREG(old.st_mode)
-	    && ((geteuid() == 0
-	    && fchown(l->lock_fd, old.st_uid, old.st_gid) < 0)
-	    || fchmod(l->lock_fd, old.st_mode & 0777) < 0)) {
-		buf_printf(why, "set owner and mode of %s: %s", l->temp_path,
+	*temp_path = buf_steal(&temp);
+	if (stat(path, &old) == 0 && S_ISREG(old.st_mode)
+	    && ((geteuid() == 0 && fchown(*fd, old.st_uid, old.st_gid) < 0)
+	    || fchmod(*fd, old.st_mode & 0777) < 0)) {
+		buf_printf(why, "set owner and mode of %s: %s", *temp_path,
 		    strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+static int
+lmdb_open_new(struct dict_lmdb *l, struct buf *why)
+{
+	if (lmdb_temp_file(l->path, &l->temp_path, &l->lock_fd, why) < 0)
+		return -1;
 	/* Each batch is not synced; commit syncs the whole file once. */
 	return lmdb_env_open(l, l->temp_path, MDB_NOLOCK | MDB_NOSYNC, why);
+}
+
+static void
+dict_lmdb_file(const char *name, struct buf *path)
+{
+	buf_reset(path);
+	buf_printf(path, "%s%s", name, LMDB_SUFFIX);
 }
 
 static struct dict *
@@ -765,4 +1095,5 @@ const struct dict_ops dict_lmdb_ops = {
 	.iterate = dict_lmdb_iterate,
 	.commit = dict_lmdb_commit,
 	.close = dict_lmdb_close,
+	.file = dict_lmdb_file,
 };

@@ -223,4 +223,5 @@ const struct dict_ops dict_mysql_ops = {
 	.open = dict_mysql_open,
 	.lookup = dict_sql_lookup,
 	.close = dict_sql_close,
+	.file = dict_file_is_name,
 };

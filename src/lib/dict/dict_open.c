@@ -5,8 +5,11 @@
  * lmdb:), and returns a shared table from the process cache (dict.c) or
  * opens a new one. When opening fails, the caller gets a surrogate
  * table whose every answer is DICT_TEMPFAIL with the reason, logged
- * once here. Only programs that open tables link this file, and with
- * it every type's code and libraries (database clients among them).
+ * once here. The surrogate watches the file the type would have read
+ * (dict_ops.file), so that dict_changed() tells a daemon to restart
+ * once the file appears or is fixed. Only programs that open tables
+ * link this file, and with it every type's code and libraries
+ * (database clients among them).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -96,12 +99,18 @@ dict_name_reason(struct buf *why, const char *type_name)
 	buf_fini(&text);
 }
 
-struct dict *
-dict_open_strict(const char *type_name, int open_flags, int dict_flags,
-    struct buf *why)
+/*
+ * dict_open_strict(), and for dict_open(): when the type reads a file,
+ * *pending receives a surrogate that watches it from before the open
+ * (so a file fixed while the open failed is not missed). It is closed
+ * when the open works.
+ */
+static struct dict *
+dict_open_try(const char *type_name, int open_flags, int dict_flags,
+    struct buf *why, struct dict **pending)
 {
 	const struct dict_ops *ops;
-	struct buf type, name;
+	struct buf type, name, path;
 	struct dict *d = NULL;
 	char *key = NULL;
 
@@ -121,15 +130,28 @@ dict_open_strict(const char *type_name, int open_flags, int dict_flags,
 	} else if ((ops = dict_find_type(type.data)) == NULL) {
 		buf_printf(why, "table \"%s\": unknown table type \"%s\"",
 		    type_name, type.data);
-	} else if ((d = ops->open(name.data, open_flags, dict_flags,
-	    why)) == NULL) {
-		dict_name_reason(why, type_name);
+	} else {
+		if (pending != NULL && ops->file != NULL) {
+			buf_init(&path, 64);
+			ops->file(name.data, &path);
+			*pending = dict_surrogate(type_name, open_flags,
+			    dict_flags, "");
+			dict_watch_name(*pending, path.data);
+			buf_fini(&path);
+		}
+		if ((d = ops->open(name.data, open_flags, dict_flags,
+		    why)) == NULL)
+			dict_name_reason(why, type_name);
 	}
 	buf_fini(&type);
 	buf_fini(&name);
 	if (d == NULL) {
 		free(key);
 		return NULL;
+	}
+	if (pending != NULL) {
+		dict_close(*pending);
+		*pending = NULL;
 	}
 	/* Messages name the table as configured: hash:x, not lmdb:x. */
 	if (strcmp(d->full_name, type_name) != 0) {
@@ -144,18 +166,28 @@ dict_open_strict(const char *type_name, int open_flags, int dict_flags,
 }
 
 struct dict *
+dict_open_strict(const char *type_name, int open_flags, int dict_flags,
+    struct buf *why)
+{
+	return dict_open_try(type_name, open_flags, dict_flags, why, NULL);
+}
+
+struct dict *
 dict_open(const char *type_name, int open_flags, int dict_flags)
 {
+	struct dict *d, *pending = NULL;
 	struct buf why;
-	struct dict *d;
 
 	buf_init(&why, 128);
-	d = dict_open_strict(type_name, open_flags, dict_flags, &why);
+	d = dict_open_try(type_name, open_flags, dict_flags, &why, &pending);
 	if (d == NULL) {
 		/* Logged once: later answers carry the reason quietly. */
 		msg_warn("%s", why.data);
-		d = dict_surrogate(type_name, open_flags, dict_flags,
-		    why.data);
+		if ((d = pending) != NULL)
+			dict_surrogate_reason(d, why.data);
+		else
+			d = dict_surrogate(type_name, open_flags, dict_flags,
+			    why.data);
 	}
 	buf_fini(&why);
 	return d;

@@ -226,4 +226,5 @@ const struct dict_ops dict_pcre_ops = {
 	.open = dict_pcre_open,
 	.lookup = dict_pattern_lookup,
 	.close = dict_pattern_close,
+	.file = dict_file_is_name,
 };

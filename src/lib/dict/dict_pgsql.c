@@ -306,4 +306,5 @@ const struct dict_ops dict_pgsql_ops = {
 	.open = dict_pgsql_open,
 	.lookup = dict_sql_lookup,
 	.close = dict_sql_close,
+	.file = dict_file_is_name,
 };

@@ -291,4 +291,5 @@ const struct dict_ops dict_regexp_ops = {
 	.open = dict_regexp_open,
 	.lookup = dict_pattern_lookup,
 	.close = dict_pattern_close,
+	.file = dict_file_is_name,
 };

@@ -2,7 +2,8 @@
  * dict_sql.c - what the mysql:, pgsql: and sqlite: tables share
  *
  * The configuration file, the query and result_format templates of
- * Postfix's mysql_table(5), the domain restriction, host selection and
+ * Postfix's mysql_table(5), the domain restriction (names, type:table
+ * lookups opened with dict_open(), files of both), host selection and
  * the joining of result values; see dict_sql.h. A back end supplies
  * connect/quote/query/disconnect and this module drives them.
  *
@@ -195,6 +196,164 @@ dict_sql_old_query(struct dict_sql_raw *raw)
 	return buf_steal(&q);
 }
 
+/*
+ * The domain list: names, "type:table" lookups and files of those (as
+ * in Postfix), kept in order in cf->domains; each lookup's table is in
+ * cf->domain_maps at the same index (NULL for a name).
+ */
+
+/* Domain tables may be SQL tables with domain tables of their own. */
+#define DICT_SQL_DOMAIN_DEPTH	4
+static int dict_sql_domain_depth;
+
+#define DICT_SQL_DOMAIN_SEPS	", \t\r\n"
+
+/* Split a list; inline:{a, b} stays one element. */
+static struct argv *
+dict_sql_split_list(const char *list)
+{
+	struct argv *words = argv_new();
+	struct buf tok;
+	const char *cp = list;
+
+	buf_init(&tok, 64);
+	while ((cp = str_token_braced(cp, DICT_SQL_DOMAIN_SEPS, &tok)) != NULL)
+		argv_add(words, tok.data);
+	buf_fini(&tok);
+	return words;
+}
+
+/* One entry (a name or a type:table); 0, or -1 with problem set. */
+static int
+dict_sql_domain_add(struct dict_sql_cf *cf, const char *entry,
+    struct buf *problem)
+{
+	struct buf type, name;
+	struct dict *map = NULL;
+	int rc = 0;
+
+	if (strchr(entry, ':') != NULL) {
+		buf_init(&type, 16);
+		buf_init(&name, 64);
+		if (dict_split_name(entry, &type, &name) < 0 || name.len == 0)
+			buf_printf(problem, "\"%s\": expected a domain name or "
+			    "type:table", entry);
+		else if (dict_find_type(type.data) == NULL)
+			buf_printf(problem, "\"%s\": unknown table type \"%s\"",
+			    entry, type.data);
+		else if (dict_sql_domain_depth >= DICT_SQL_DOMAIN_DEPTH)
+			buf_printf(problem, "\"%s\": domain tables nested too "
+			    "deeply", entry);
+		else {
+			/*
+			 * A table that cannot be opened is a surrogate: its
+			 * lookups fail temporarily, and dict_changed() sees
+			 * it fixed.
+			 */
+			dict_sql_domain_depth++;
+			map = dict_open(entry, O_RDONLY, DICT_FLAG_FOLD);
+			dict_sql_domain_depth--;
+		}
+		buf_fini(&type);
+		buf_fini(&name);
+		if (map == NULL)
+			rc = -1;
+	} else if (strchr(entry, '/') != NULL) {
+		buf_printf(problem, "\"%s\": expected a domain name, "
+		    "type:table or /file", entry);
+		rc = -1;
+	}
+	if (rc == 0) {
+		argv_add(cf->domains, entry);
+		cf->domain_maps = xreallocarray(cf->domain_maps,
+		    cf->domains->argc, sizeof(*cf->domain_maps));
+		cf->domain_maps[cf->domains->argc - 1] = map;
+	}
+	return rc;
+}
+
+/*
+ * A file of names and lookups: words separated by commas or whitespace,
+ * with comments and continuation lines. 0, or -1 with problem set
+ * ("open /x: ...", "/x, line 2: ...").
+ */
+static int
+dict_sql_domain_file(struct dict_sql_cf *cf, const char *file,
+    struct buf *problem)
+{
+	struct lline_reader *r;
+	struct buf line, entry;
+	struct argv *words;
+	FILE *fp;
+	size_t i;
+	int lineno, n;
+
+	if ((fp = fopen(file, "re")) == NULL) {
+		buf_printf(problem, "open %s: %s", file, strerror(errno));
+		return -1;
+	}
+	buf_init(&line, 256);
+	buf_init(&entry, 64);
+	r = lline_open(fp, file);
+	while ((n = lline_next(r, &line, &lineno, problem)) > 0) {
+		words = dict_sql_split_list(line.data);
+		for (i = 0; i < words->argc && n > 0; i++) {
+			if (*words->argv[i] == '/')
+				buf_printf(&entry, "\"%s\": a domain file "
+				    "cannot name another file", words->argv[i]);
+			if (entry.len > 0 || dict_sql_domain_add(cf,
+			    words->argv[i], &entry) < 0) {
+				buf_printf(problem, "%s, line %d: %s", file,
+				    lineno, entry.data);
+				n = -1;
+			}
+		}
+		argv_free(words);
+		if (n < 0)
+			break;
+	}
+	lline_close(r);
+	if (n == 0 && ferror(fp)) {
+		buf_printf(problem, "read %s: %s", file, strerror(errno));
+		n = -1;
+	}
+	(void)fclose(fp);		/* read only */
+	buf_fini(&line);
+	buf_fini(&entry);
+	return n < 0 ? -1 : 0;
+}
+
+/* "domain = ..." on line lineno of the cf file; 0, or -1 with why. */
+static int
+dict_sql_domains(struct dict_sql_cf *cf, const char *value, int lineno,
+    struct buf *why)
+{
+	struct buf problem;
+	struct argv *words;
+	size_t i;
+	int rc = 0;
+
+	words = dict_sql_split_list(value);
+	if (words->argc == 0) {
+		argv_free(words);
+		return 0;		/* empty: no restriction */
+	}
+	cf->domains = argv_new();
+	buf_init(&problem, 64);
+	for (i = 0; i < words->argc && rc == 0; i++) {
+		if (*words->argv[i] == '/')
+			rc = dict_sql_domain_file(cf, words->argv[i], &problem);
+		else
+			rc = dict_sql_domain_add(cf, words->argv[i], &problem);
+		if (rc < 0)
+			buf_printf(why, "%s, line %d: domain: %s", cf->file,
+			    lineno, problem.data);
+	}
+	buf_fini(&problem);
+	argv_free(words);
+	return rc;
+}
+
 static char *
 dict_sql_take(struct dict_sql_raw *raw, int slot)
 {
@@ -211,7 +370,6 @@ dict_sql_cf_finish(struct dict_sql_cf *cf, struct dict_sql_raw *raw,
 {
 	const char *path = cf->file;
 	struct buf err;
-	size_t i;
 	int rc = -1;
 
 	buf_init(&err, 64);
@@ -236,28 +394,10 @@ dict_sql_cf_finish(struct dict_sql_cf *cf, struct dict_sql_raw *raw,
 	} else {
 		cf->result_format = xstrdup("%s");
 	}
-	if (raw->value[P_DOMAIN]) {
-		cf->domains = argv_split(raw->value[P_DOMAIN], ", \t\r\n");
-		for (i = 0; i < cf->domains->argc; i++) {
-			const char *dom = cf->domains->argv[i];
-
-			/*
-			 * Postfix also takes files and type:table lookups
-			 * here; we take a plain list, and refuse the rest
-			 * rather than treat "hash:/x" as a domain.
-			 */
-			if (strchr(dom, ':') || strchr(dom, '/')) {
-				buf_printf(why, "%s, line %d: domain: \"%s\": "
-				    "only a list of domain names is supported",
-				    path, raw->line[P_DOMAIN], dom);
-				goto out;
-			}
-		}
-		if (cf->domains->argc == 0) {
-			argv_free(cf->domains);
-			cf->domains = NULL;
-		}
-	}
+	if (raw->value[P_DOMAIN]
+	    && dict_sql_domains(cf, raw->value[P_DOMAIN], raw->line[P_DOMAIN],
+	    why) < 0)
+		goto out;
 	if (raw->value[P_EXPANSION_LIMIT]
 	    && (str_to_long(raw->value[P_EXPANSION_LIMIT],
 	    &cf->expansion_limit) < 0 || cf->expansion_limit < 0)) {
@@ -340,6 +480,8 @@ dict_sql_cf_load(struct dict_sql_cf *cf, const char *path, unsigned flags,
 void
 dict_sql_cf_free(struct dict_sql_cf *cf)
 {
+	size_t i;
+
 	free(cf->file);
 	free(cf->hosts);
 	free(cf->user);
@@ -349,6 +491,9 @@ dict_sql_cf_free(struct dict_sql_cf *cf)
 	free(cf->dbname);
 	free(cf->query);
 	free(cf->result_format);
+	for (i = 0; cf->domains != NULL && i < cf->domains->argc; i++)
+		dict_close(cf->domain_maps[i]);
+	free(cf->domain_maps);
 	argv_free(cf->domains);
 	memset(cf, 0, sizeof(*cf));
 }
@@ -547,20 +692,32 @@ dict_sql_expand_result(struct buf *out, const char *fmt, const char *value,
 	return dict_sql_expand(out, fmt, &k, &v, NULL, NULL, NULL);
 }
 
-bool
-dict_sql_domain_ok(const struct argv *domains, const char *key)
+enum dict_result
+dict_sql_domain_ok(const struct dict_sql_cf *cf, const char *key,
+    struct buf *why)
 {
+	struct buf value;
+	enum dict_result rc = DICT_NOTFOUND;
 	const char *at;
 	size_t i;
 
-	if (domains == NULL)
-		return true;
-	if ((at = strrchr(key, '@')) == NULL || at == key)
-		return false;
-	for (i = 0; i < domains->argc; i++)
-		if (str_case_eq(at + 1, domains->argv[i]))
-			return true;
-	return false;
+	if (cf->domains == NULL)
+		return DICT_FOUND;
+	if ((at = strrchr(key, '@')) == NULL || at == key || at[1] == 0)
+		return DICT_NOTFOUND;
+	buf_init(&value, 64);
+	/* In order, as written: a table that fails ends the search. */
+	for (i = 0; i < cf->domains->argc && rc == DICT_NOTFOUND; i++) {
+		if (cf->domain_maps[i] == NULL) {
+			if (str_case_eq(at + 1, cf->domains->argv[i]))
+				rc = DICT_FOUND;
+		} else if ((rc = dict_lookup(cf->domain_maps[i], at + 1,
+		    &value)) == DICT_TEMPFAIL) {
+			buf_set(why, dict_error(cf->domain_maps[i]));
+		}
+	}
+	buf_fini(&value);
+	return rc;
 }
 
 /* ---- results ---------------------------------------------------------- */
@@ -873,12 +1030,25 @@ dict_sql_lookup(struct dict *d, const char *key, struct buf *value)
 
 	/*
 	 * Keys that cannot match never reach the server: that spares it
-	 * the load, and the answer is the same.
+	 * the load, and the answer is the same. A domain table that fails
+	 * makes the answer unknown: a temporary failure.
 	 */
-	if (*key == 0 || !dict_sql_domain_ok(t->cf.domains, key)
-	    || !dict_sql_key_ok(t->cf.query, t->cf.result_format, key))
+	if (*key == 0 || !dict_sql_key_ok(t->cf.query, t->cf.result_format,
+	    key))
 		return DICT_NOTFOUND;
 	buf_init(&why, 128);
+	switch (dict_sql_domain_ok(&t->cf, key, &why)) {
+	case DICT_FOUND:
+		break;
+	case DICT_NOTFOUND:
+		buf_fini(&why);
+		return DICT_NOTFOUND;
+	case DICT_TEMPFAIL:
+		rc = dict_tempfail(d, "table %s: domain: %s", d->full_name,
+		    why.data);
+		buf_fini(&why);
+		return rc;
+	}
 	dict_sql_result_init(&res, value, t->cf.result_format, key,
 	    t->cf.expansion_limit);
 	now = time_mono_ms();

@@ -18,8 +18,11 @@
  * sqlite takes dbname (the database file), query, result_format, domain
  * and expansion_limit. The old-style select_field, table, where_field
  * and additional_conditions (pgsql also select_function) build the query
- * when there is none. domain takes a list of domain names only (not
- * Postfix's files or type:table lookups). retry_interval (mysql, pgsql)
+ * when there is none. domain restricts lookups to keys user@domain whose
+ * domain is listed: as in Postfix, a list of names, "type:table"
+ * lookups (a domain found there is listed; a table that fails makes the
+ * lookup a temporary failure, never "not found") and /paths of files
+ * that hold names and lookups. retry_interval (mysql, pgsql)
  * is how long a failed host is skipped, 0s to 1d. mysql accepts and
  * ignores option_file, option_group and tls_* with a warning; other
  * unknown names are warnings too, naming file and line.
@@ -67,6 +70,7 @@ struct dict_sql_cf {
 	char *query;
 	char *result_format;	/* "%s" unless given */
 	struct argv *domains;	/* NULL: every key is looked up */
+	struct dict **domain_maps; /* per domains entry: table, or NULL */
 	long expansion_limit;	/* 0: no limit */
 	long retry_interval;	/* seconds */
 };
@@ -129,10 +133,14 @@ int dict_sql_expand_result(struct buf *out, const char *fmt,
     const char *value, size_t len, const char *key);
 
 /*
- * True when domains is NULL, or key is user@domain with a non-empty
- * user and a domain on the list (compared without case).
+ * May key be looked up under cf's domain restriction? DICT_FOUND when
+ * there is none, or key is user@domain with a non-empty user and a
+ * domain that is listed by name (compared without case) or found in a
+ * listed table, checked in order; DICT_NOTFOUND when not; DICT_TEMPFAIL
+ * with why set when a table failed before the domain was found.
  */
-bool dict_sql_domain_ok(const struct argv *domains, const char *key);
+enum dict_result dict_sql_domain_ok(const struct dict_sql_cf *cf,
+    const char *key, struct buf *why);
 
 /*
  * Results: the back end hands every non-NULL column value of every row

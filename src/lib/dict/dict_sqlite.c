@@ -181,4 +181,5 @@ const struct dict_ops dict_sqlite_ops = {
 	.open = dict_sqlite_open,
 	.lookup = dict_sql_lookup,
 	.close = dict_sql_close,
+	.file = dict_file_is_name,
 };

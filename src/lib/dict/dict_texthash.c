@@ -168,4 +168,5 @@ const struct dict_ops dict_texthash_ops = {
 	.lookup = dict_texthash_lookup,
 	.iterate = dict_texthash_iterate,
 	.close = dict_texthash_close,
+	.file = dict_file_is_name,
 };

@@ -29,6 +29,13 @@ extern const struct dict_ops dict_sqlite_ops;
  */
 struct dict *dict_cache_find(const char *key);
 void dict_cache_add(const char *key, struct dict *d);
+/*
+ * For dict_open.c's surrogates (dict.c): watch a file by name, present
+ * or not (for dict_changed()); set the reason of a surrogate made
+ * before the open that failed.
+ */
+void dict_watch_name(struct dict *d, const char *path);
+void dict_surrogate_reason(struct dict *d, const char *reason);
 /* A type added with dict_register(), or NULL (dict.c). */
 const struct dict_ops *dict_find_registered(const char *type);
 /* The map size for new LMDB environments (dict.c). */

@@ -38,8 +38,8 @@
 /* Sendmail's "the database is complete" entry in alias tables. */
 #define MKMAP_ALIAS_MARK	"@"
 
-void
-mkmap_type_name(const char *arg, struct buf *out)
+int
+mkmap_type_name(const char *arg, struct buf *out, struct buf *why)
 {
 	const char *cp;
 
@@ -48,10 +48,33 @@ mkmap_type_name(const char *arg, struct buf *out)
 	    cp++)
 		continue;
 	buf_reset(out);
-	if (cp > arg && *cp == ':' && cp[1] != 0)
+	if (cp > arg && *cp == ':' && cp[1] != 0) {
 		buf_puts(out, arg);
-	else
-		buf_printf(out, "%s:%s", var_default_database_type, arg);
+		return 0;
+	}
+	/* Name the parameter: the command line did not say the type. */
+	if (dict_find_type(var_default_database_type) == NULL) {
+		buf_reset(why);
+		buf_puts(why, "default_database_type = ");
+		str_printable(why, var_default_database_type,
+		    strlen(var_default_database_type));
+		buf_puts(why, ": unknown table type");
+		return -1;
+	}
+	buf_printf(out, "%s:%s", var_default_database_type, arg);
+	return 0;
+}
+
+/* Put "table <name>: " before a message that does not name the table. */
+static void
+mkmap_name_table(struct buf *why, const char *type_name)
+{
+	struct buf text;
+
+	buf_init(&text, why->len + strlen(type_name) + 16);
+	buf_printf(&text, "table %s: %s", type_name, why->data);
+	buf_setn(why, text.data, text.len);
+	buf_fini(&text);
 }
 
 /*
@@ -189,6 +212,8 @@ mkmap_store(struct mkmap_ctx *ctx, const char *key, const char *value,
     const char *file, int line, struct buf *why)
 {
 	struct buf printable;
+	const char *err;
+	size_t len;
 
 	switch (dict_update(ctx->dict, key, value)) {
 	case DICT_NOTFOUND:
@@ -205,9 +230,15 @@ mkmap_store(struct mkmap_ctx *ctx, const char *key, const char *value,
 		buf_fini(&printable);
 		break;
 	case DICT_TEMPFAIL:
+		/* The table is named once, in front (mkmap_name_table). */
+		err = dict_error(ctx->dict);
+		len = strlen(ctx->dict->full_name);
+		if (str_has_prefix(err, "table ")
+		    && strncmp(err + 6, ctx->dict->full_name, len) == 0
+		    && str_has_prefix(err + 6 + len, ": "))
+			err += 6 + len + 2;
 		buf_reset(why);
-		buf_printf(why, "%s, line %d: %s", file, line,
-		    dict_error(ctx->dict));
+		buf_printf(why, "%s, line %d: %s", file, line, err);
 		ctx->status = EX_CANTCREAT;
 		return -1;
 	}
@@ -252,7 +283,8 @@ mkmap_prepare(const char *type_name, const char *source_path,
 	int status = 0;
 
 	buf_reset(why);
-	mkmap_type_name(type_name, full);
+	if (mkmap_type_name(type_name, full, why) < 0)
+		return EX_CONFIG;
 	buf_init(&type, 16);
 	if (dict_split_name(full->data, &type, source) < 0
 	    || (ops = dict_find_type(type.data)) == NULL) {
@@ -289,23 +321,28 @@ mkmap_alias_mark(struct dict *d, struct buf *why)
 
 /* Open the source unless the caller gave it; EX_NOINPUT if we cannot. */
 static int
-mkmap_open_source(const char *path, FILE **fp, FILE **own, struct buf *why)
+mkmap_open_source(const char *full, const char *path, FILE **fp, FILE **own,
+    struct buf *why)
 {
 	*own = NULL;
 	if (*fp != NULL)
 		return 0;
 	if ((*fp = *own = fopen(path, "re")) == NULL) {
-		buf_printf(why, "open %s: %s", path, strerror(errno));
+		buf_printf(why, "table %s: open %s: %s", full, path,
+		    strerror(errno));
 		return EX_NOINPUT;
 	}
 	return 0;
 }
 
 static int
-mkmap_close_source(const char *path, FILE *own, int status, struct buf *why)
+mkmap_close_source(const char *full, const char *path, FILE *own,
+    int status, struct buf *why)
 {
 	if (own != NULL && fclose(own) == EOF && status == 0) {
-		buf_printf(why, "close %s: %s", path, strerror(errno));
+		buf_reset(why);
+		buf_printf(why, "table %s: close %s: %s", full, path,
+		    strerror(errno));
 		status = EX_DATAERR;
 	}
 	return status;
@@ -324,8 +361,8 @@ mkmap_build(const char *type_name, const char *source_path,
 	buf_init(&source, 64);
 	if ((status = mkmap_prepare(type_name, source_path, &full, &source,
 	    why)) != 0
-	    || (status = mkmap_open_source(source.data, &source_fp, &own,
-	    why)) != 0)
+	    || (status = mkmap_open_source(full.data, source.data, &source_fp,
+	    &own, why)) != 0)
 		goto out;
 	ctx.dict = dict_open_strict(full.data, O_RDWR | O_CREAT | O_TRUNC,
 	    dict_flags | DICT_FLAG_NO_CACHE, why);
@@ -336,6 +373,7 @@ mkmap_build(const char *type_name, const char *source_path,
 	if (mkmap_read(source.data, source_fp, format, mkmap_build_fn, &ctx,
 	    why) < 0) {
 		status = ctx.status ? ctx.status : EX_DATAERR;
+		mkmap_name_table(why, full.data);
 		goto out;
 	}
 	if (format == MKMAP_ALIAS && (status = mkmap_alias_mark(ctx.dict,
@@ -350,7 +388,7 @@ mkmap_build(const char *type_name, const char *source_path,
 		    ctx.entries, source.data);
 out:
 	dict_close(ctx.dict);	/* without commit: nothing changes */
-	status = mkmap_close_source(source.data, own, status, why);
+	status = mkmap_close_source(full.data, source.data, own, status, why);
 	buf_fini(&full);
 	buf_fini(&source);
 	return status;
@@ -372,12 +410,13 @@ mkmap_add(const char *type_name, const char *source_path, FILE *source_fp,
 	ctx.values = argv_new();
 	if ((status = mkmap_prepare(type_name, source_path, &full, &source,
 	    why)) != 0
-	    || (status = mkmap_open_source(source.data, &source_fp, &own,
-	    why)) != 0)
+	    || (status = mkmap_open_source(full.data, source.data, &source_fp,
+	    &own, why)) != 0)
 		goto out;
 	if (mkmap_read(source.data, source_fp, format, mkmap_collect_fn, &ctx,
 	    why) < 0) {
 		status = EX_DATAERR;
+		mkmap_name_table(why, full.data);
 		goto out;
 	}
 	ctx.dict = dict_open_strict(full.data, O_RDWR | O_CREAT,
@@ -390,6 +429,7 @@ mkmap_add(const char *type_name, const char *source_path, FILE *source_fp,
 		if (mkmap_store(&ctx, ctx.keys->argv[i], ctx.values->argv[i],
 		    source.data, ctx.lines[i], why) < 0) {
 			status = ctx.status;
+			mkmap_name_table(why, full.data);
 			goto out;
 		}
 	}
@@ -400,7 +440,7 @@ mkmap_add(const char *type_name, const char *source_path, FILE *source_fp,
 		status = EX_IOERR;
 out:
 	dict_close(ctx.dict);
-	status = mkmap_close_source(source.data, own, status, why);
+	status = mkmap_close_source(full.data, source.data, own, status, why);
 	argv_free(ctx.keys);
 	argv_free(ctx.values);
 	free(ctx.lines);

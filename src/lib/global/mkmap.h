@@ -15,13 +15,15 @@
  * types that can be created and committed (lmdb, hash, btree, cdb) can
  * be built.
  *
- * A build is all or nothing: the first bad line (reported as "<file>,
- * line <n>: <problem>") or write error ends it without committing, and
- * the table in place is left as it was; otherwise the new table replaces
- * it atomically. Duplicate keys are warnings ("<file>, line <n>:
- * duplicate entry: \"key\"") and the first entry wins, unless dict_flags
- * hold DICT_FLAG_DUP_REPLACE (the last wins) or DICT_FLAG_DUP_IGNORE (no
- * warning). With DICT_FLAG_FOLD (the commands' default; -f turns it off)
+ * A build is all or nothing: the first bad line (reported as "table
+ * <type:name>: <file>, line <n>: <problem>") or write error ends it
+ * without committing, and the table in place is left as it was;
+ * otherwise the new table replaces it atomically. Every error of a build
+ * or an add names the table so ("table lmdb:/etc/x: open /etc/x:
+ * Permission denied"), as lookup errors do. Duplicate keys are warnings
+ * ("<file>, line <n>: duplicate entry: \"key\"") and the first entry
+ * wins, unless dict_flags hold DICT_FLAG_DUP_REPLACE (the last wins) or
+ * DICT_FLAG_DUP_IGNORE (no warning). With DICT_FLAG_FOLD (the commands' default; -f turns it off)
  * keys are stored in lowercase.
  *
  * Source formats:
@@ -44,7 +46,8 @@
  *			is complete; lookups of real names never see it.
  *
  * Results are 0, or a sysexits.h status with why set:
- *	EX_CONFIG	unknown table type, or a type that cannot be built
+ *	EX_CONFIG	unknown table type (also $default_database_type), or
+ *			a type that cannot be built
  *	EX_NOINPUT	the source file cannot be opened
  *	EX_DATAERR	a bad line in the source (or a read error)
  *	EX_CANTCREAT	the table cannot be created or written
@@ -64,9 +67,11 @@
 /*
  * "type:name" for a table argument: as given when it starts with a type
  * ("lmdb:/etc/x"), else $default_database_type:arg ("/etc/x",
- * "./a:b"). out is replaced.
+ * "./a:b"). out is replaced. Returns 0, or -1 with why set when the
+ * default type is needed and unknown ("default_database_type = frob:
+ * unknown table type").
  */
-void mkmap_type_name(const char *arg, struct buf *out);
+int mkmap_type_name(const char *arg, struct buf *out, struct buf *why);
 
 /*
  * Read every entry of a source file in format, calling fn for each (see

@@ -6,7 +6,8 @@
  * duplicates under each flag (table-driven), deleting while building, no
  * changes to an existing table, a missing or short file, a build closed
  * without commit (no file left, the old table intact), the old table's
- * mode kept, and dict_changed() after a rebuild.
+ * mode kept, a file made by another tool with NUL bytes in a value and a
+ * key (lookup and iteration fail), and dict_changed() after a rebuild.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cdb.h>
 
 #include "buf.h"
 #include "dict.h"
@@ -229,6 +232,57 @@ test_damaged(void **state)
 	buf_fini(&value);
 }
 
+/*
+ * A table made by another tool may hold NUL bytes: lookups and
+ * iteration (petrel map -s) fail with the table's name rather than
+ * hand out a value cut short.
+ */
+static void
+test_external_nul(void **state)
+{
+	struct cdb_make cdbm;
+	struct buf key, value;
+	struct dict *r;
+	char want[512];
+	int fd;
+
+	(void)state;
+	clean_dir();
+	buf_init(&key, 16);
+	buf_init(&value, 16);
+	fd = open(tmp_name(NULL, "ext", ".cdb"), O_RDWR | O_CREAT | O_TRUNC,
+	    0644);
+	assert_true(fd >= 0);
+	assert_int_equal(cdb_make_start(&cdbm, fd), 0);
+	assert_int_equal(cdb_make_add(&cdbm, "a", 1, "1", 1), 0);
+	assert_int_equal(cdb_make_add(&cdbm, "b", 1, "x\0y", 3), 0);
+	assert_int_equal(cdb_make_add(&cdbm, "c\0d", 3, "v", 1), 0);
+	assert_int_equal(cdb_make_finish(&cdbm), 0);
+	assert_int_equal(close(fd), 0);
+
+	r = open_ok(tmp_name("cdb", "ext", NULL), O_RDONLY, 0);
+	expect(r, "a", DICT_FOUND, "1", "clean value");
+	capture_start();
+	assert_int_equal(dict_lookup(r, "b", &value), DICT_TEMPFAIL);
+	free(capture_end());
+	assert_int_equal(dict_iterate(r, DICT_SEQ_FIRST, &key, &value),
+	    DICT_FOUND);
+	assert_string_equal(key.data, "a");
+	assert_int_equal(dict_iterate(r, DICT_SEQ_NEXT, &key, &value),
+	    DICT_TEMPFAIL);
+	snprintf(want, sizeof(want), "table %s: the value for key \"b\" "
+	    "contains a NUL byte", tmp_name("cdb", "ext", NULL));
+	assert_string_equal(dict_error(r), want);
+	assert_int_equal(dict_iterate(r, DICT_SEQ_NEXT, &key, &value),
+	    DICT_TEMPFAIL);
+	snprintf(want, sizeof(want), "table %s: the key \"c?d\" contains "
+	    "a NUL byte", tmp_name("cdb", "ext", NULL));
+	assert_string_equal(dict_error(r), want);
+	dict_close(r);
+	buf_fini(&key);
+	buf_fini(&value);
+}
+
 static void
 test_abort(void **state)
 {
@@ -354,6 +408,7 @@ main(void)
 		cmocka_unit_test(test_delete_while_building),
 		cmocka_unit_test(test_missing_and_bad),
 		cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_external_nul),
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_mode_kept),
 		cmocka_unit_test(test_many),

@@ -4,9 +4,11 @@
  * The core (dict.c): name splitting, the registry and its aliases,
  * sharing and reference counts, surrogates (unknown type, missing file,
  * bad syntax: every request DICT_TEMPFAIL, never DICT_NOTFOUND, reason
- * logged once), key limits, folding, NUL bytes in values (through a
- * test-only type registered with dict_register()), unsupported
- * operations and dict_changed() after a source is replaced or rewritten.
+ * logged once), key limits, folding, NUL bytes in values and iterated
+ * keys (through a test-only type registered with dict_register()),
+ * unsupported operations, and dict_changed() after a source is replaced
+ * or rewritten, and after a table that failed to open is created or
+ * fixed.
  *
  * The types, table-driven: texthash, inline (every syntax form and the
  * malformed ones), static and unix.
@@ -103,6 +105,45 @@ test_lookup(struct dict *d, const char *key, struct buf *value)
 	return DICT_NOTFOUND;
 }
 
+/*
+ * Iteration: "nulvalue" holds a=1 and b="x<NUL>y", "nulkey" holds
+ * "k<NUL>x"=v (as a table built by another tool might); others none.
+ */
+static size_t test_iter_pos;
+
+static enum dict_result
+test_iterate(struct dict *d, enum dict_seq seq, struct buf *key,
+    struct buf *value)
+{
+	static const struct {
+		const char *table;
+		const char *key;
+		size_t key_len;
+		const char *value;
+		size_t value_len;
+	} entries[] = {
+		{"nulvalue", "a", 1, "1", 1},
+		{"nulvalue", "b", 1, "x\0y", 3},
+		{"nulkey", "k\0x", 3, "v", 1},
+	};
+	size_t seen = 0, i;
+
+	if (seq == DICT_SEQ_FIRST)
+		test_iter_pos = 0;
+	for (i = 0; i < NELEM(entries); i++) {
+		if (strcmp(entries[i].table, d->name) != 0)
+			continue;
+		if (seen++ == test_iter_pos) {
+			test_iter_pos++;
+			buf_setn(key, entries[i].key, entries[i].key_len);
+			buf_setn(value, entries[i].value,
+			    entries[i].value_len);
+			return DICT_FOUND;
+		}
+	}
+	return DICT_NOTFOUND;
+}
+
 static void test_close(struct dict *d) { dict_free(d); }
 
 static const struct dict_ops test_ops;
@@ -125,6 +166,7 @@ static const struct dict_ops test_ops = {
 	.type = "test",
 	.open = test_open,
 	.lookup = test_lookup,
+	.iterate = test_iterate,
 	.close = test_close,
 };
 
@@ -486,6 +528,39 @@ test_nul_and_tempfail(void **state)
 	buf_fini(&v);
 }
 
+/* Iteration checks keys and values for NUL bytes as lookups do. */
+static void
+test_iterate_nul(void **state)
+{
+	struct buf k, v;
+	struct dict *d;
+
+	(void)state;
+	buf_init(&k, 0);
+	buf_init(&v, 0);
+	d = dict_open("test:nulvalue", O_RDONLY, 0);
+	assert_int_equal(dict_iterate(d, DICT_SEQ_FIRST, &k, &v), DICT_FOUND);
+	assert_string_equal(k.data, "a");
+	assert_string_equal(v.data, "1");
+	assert_int_equal(dict_iterate(d, DICT_SEQ_NEXT, &k, &v),
+	    DICT_TEMPFAIL);
+	assert_int_equal(v.len, 0);
+	assert_string_equal(dict_error(d), "table test:nulvalue: the value "
+	    "for key \"b\" contains a NUL byte");
+	dict_close(d);
+
+	d = dict_open("test:nulkey", O_RDONLY, 0);
+	assert_int_equal(dict_iterate(d, DICT_SEQ_FIRST, &k, &v),
+	    DICT_TEMPFAIL);
+	assert_int_equal(k.len, 0);
+	assert_int_equal(v.len, 0);
+	assert_string_equal(dict_error(d), "table test:nulkey: the key "
+	    "\"k?x\" contains a NUL byte");
+	dict_close(d);
+	buf_fini(&k);
+	buf_fini(&v);
+}
+
 static void
 test_unsupported(void **state)
 {
@@ -608,6 +683,108 @@ test_changed(void **state)
 	assert_true(changed_quiet());
 	dict_close(d);
 	assert_false(dict_changed());
+}
+
+/*
+ * A table that failed to open is watched too: the file appearing, a
+ * missing directory appearing, a broken file fixed in place or replaced,
+ * an unreadable one made readable. Without that a daemon would answer
+ * "temporary failure" until it restarted for some other reason.
+ */
+static void
+test_changed_after_failed_open(void **state)
+{
+	char name[512], path[256], newpath[256];
+	struct dict *d, *w;
+	struct buf why, v;
+
+	(void)state;
+	buf_init(&why, 0);
+	buf_init(&v, 0);
+	assert_false(dict_changed());
+
+	/* A missing file that the administrator then creates. */
+	snprintf(path, sizeof(path), "%s", tmp_path("appears"));
+	snprintf(name, sizeof(name), "texthash:%s", path);
+	d = open_quiet(name, O_RDONLY, 0, NULL);
+	assert_true(dict_is_surrogate(d));
+	assert_false(dict_changed());
+	assert_false(dict_changed());
+	write_file(path, "a 1\n");
+	assert_true(changed_quiet());
+	dict_close(d);
+	assert_false(dict_changed());
+	/* Now it opens; the surrogate made before the open is gone. */
+	d = open_quiet(name, O_RDONLY, 0, NULL);
+	assert_false(dict_is_surrogate(d));
+	assert_false(dict_changed());
+	dict_close(d);
+
+	/* A missing directory: its appearance is the first change. */
+	snprintf(path, sizeof(path), "%s", tmp_path("newdir/t"));
+	snprintf(name, sizeof(name), "lmdb:%s", path);
+	d = open_quiet(name, O_RDONLY, 0, NULL);
+	assert_true(dict_is_surrogate(d));
+	assert_false(dict_changed());
+	assert_int_equal(mkdir(tmp_path("newdir"), 0755), 0);
+	assert_true(changed_quiet());
+	dict_close(d);
+	d = open_quiet(name, O_RDONLY, 0, NULL);
+	assert_true(dict_is_surrogate(d));
+	assert_false(dict_changed());
+	/* lmdb: the indexed file, not the source, is what counts. */
+	write_file(path, "a 1\n");
+	assert_false(dict_changed());
+	w = dict_open_strict(name, O_RDWR | O_CREAT | O_TRUNC,
+	    DICT_FLAG_NO_CACHE, &why);
+	assert_non_null(w);
+	assert_int_equal(dict_update(w, "a", "1"), DICT_NOTFOUND);
+	assert_int_equal(dict_commit(w, &why), 0);
+	dict_close(w);
+	assert_true(changed_quiet());
+	dict_close(d);
+
+	/* A broken file fixed in place. */
+	snprintf(path, sizeof(path), "%s", tmp_path("broken"));
+	snprintf(name, sizeof(name), "texthash:%s", path);
+	write_file(path, "a 1\nb\n");
+	d = open_quiet(name, O_RDONLY, 0, NULL);
+	assert_true(dict_is_surrogate(d));
+	assert_int_equal(dict_lookup(d, "a", &v), DICT_TEMPFAIL);
+	assert_false(dict_changed());
+	write_file(path, "a 1\nb 2\n");
+	assert_true(changed_quiet());
+	dict_close(d);
+	d = open_quiet(name, O_RDONLY, 0, NULL);
+	assert_int_equal(dict_lookup(d, "b", &v), DICT_FOUND);
+	dict_close(d);
+
+	/* A broken file replaced by rename, as editors do. */
+	write_file(path, "a 1\nb\n");
+	d = open_quiet(name, O_RDONLY, 0, NULL);
+	assert_true(dict_is_surrogate(d));
+	assert_false(dict_changed());
+	snprintf(newpath, sizeof(newpath), "%s", tmp_path("broken.new"));
+	write_file(newpath, "a 1\nb 3\n");
+	assert_int_equal(rename(newpath, path), 0);
+	assert_true(changed_quiet());
+	dict_close(d);
+	assert_false(dict_changed());
+
+	/* An unreadable file made readable (root reads it anyway). */
+	if (geteuid() != 0) {
+		write_file(path, "a 1\n");
+		assert_int_equal(chmod(path, 0), 0);
+		d = open_quiet(name, O_RDONLY, 0, NULL);
+		assert_true(dict_is_surrogate(d));
+		assert_false(dict_changed());
+		assert_int_equal(chmod(path, 0644), 0);
+		assert_true(changed_quiet());
+		dict_close(d);
+	}
+	assert_false(dict_changed());
+	buf_fini(&why);
+	buf_fini(&v);
 }
 
 /* Lookups for the type tests: key, result, value when found. */
@@ -1025,8 +1202,10 @@ main(void)
 		cmocka_unit_test(test_key_limit),
 		cmocka_unit_test(test_fold),
 		cmocka_unit_test(test_nul_and_tempfail),
+		cmocka_unit_test(test_iterate_nul),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_changed),
+		cmocka_unit_test(test_changed_after_failed_open),
 		cmocka_unit_test(test_texthash),
 		cmocka_unit_test(test_inline),
 		cmocka_unit_test(test_static),

@@ -7,8 +7,10 @@
  * flag (table-driven), keys LMDB cannot store, a missing or empty file,
  * a build closed without commit (no file left, the old table intact),
  * the old table's mode kept, the map growing from a tiny size while
- * building and in place, hash:/btree: names, and dict_changed() after a
- * rebuild while the old table stays readable.
+ * building and in place, hash:/btree: names, dict_changed() after a
+ * rebuild while the old table stays readable, and frozen tables: read
+ * without locks, thawed into a new file by the first real change, whose
+ * readers lock; two writers, and a writer whose table is rebuilt.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,10 +22,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <lmdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -160,7 +167,19 @@ test_in_place(void **state)
 	w = open_ok(tmp_name("lmdb", "p", NULL), O_RDWR,
 	    DICT_FLAG_DUP_REPLACE);
 	r = open_ok(tmp_name("lmdb", "p", NULL), O_RDONLY, 0);
+	assert_false(dict_changed());
 	assert_int_equal(dict_update(w, "c", "3"), DICT_NOTFOUND);
+	/*
+	 * The built table was frozen: the first change thawed it into a
+	 * new file. A reader of the old one keeps it until it restarts.
+	 */
+	expect(r, "c", DICT_NOTFOUND, NULL, "reader of the frozen file");
+	capture_start();
+	assert_true(dict_changed());
+	free(capture_end());
+	dict_close(r);
+	r = open_ok(tmp_name("lmdb", "p", NULL), O_RDONLY, 0);
+	expect(r, "c", DICT_FOUND, "3", "reader of the thawed file");
 	assert_int_equal(dict_update(w, "a", "one"), DICT_FOUND);
 	assert_int_equal(dict_delete(w, "b"), DICT_FOUND);
 	assert_int_equal(dict_delete(w, "b"), DICT_NOTFOUND);
@@ -326,8 +345,12 @@ test_map_growth(void **state)
 	commit_ok(d);
 	dict_close(d);
 
-	/* In place too, from a map just big enough for the file. */
+	/*
+	 * In place too, from a map just big enough for the file (the first
+	 * change thaws the built table; the reader opens the thawed one).
+	 */
 	d = open_ok(tmp_name("lmdb", "g", NULL), O_RDWR, DICT_FLAG_DUP_REPLACE);
+	assert_int_equal(dict_update(d, "thaw", "x"), DICT_NOTFOUND);
 	r = open_ok(tmp_name("lmdb", "g", NULL), O_RDONLY, 0);
 	/*
 	 * Values big enough to outgrow the map the reader took from the
@@ -404,6 +427,147 @@ test_changed(void **state)
 	assert_false(dict_changed());
 }
 
+/* Does the file hold the frozen mark? (LMDB itself, not the dict.) */
+static bool
+has_frozen_mark(const char *path)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {sizeof("\0petrel:frozen") - 1, (void *)"\0petrel:frozen"};
+	MDB_val v;
+	bool found;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK
+	    | MDB_NOSUBDIR, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	found = mdb_get(txn, dbi, &k, &v) == 0;
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return found;
+}
+
+static ino_t
+inode(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * A built table is frozen: readers take no lock (one held exclusively
+ * by someone else does not stop them), iteration does not show the
+ * mark, changes that change nothing leave the file alone, and the first
+ * real change thaws it into a new file whose readers lock again.
+ */
+static void
+test_frozen(void **state)
+{
+	static const char *const pairs[] = {"a=1", "b=2", NULL};
+	struct dict *r, *w, *w2;
+	char file[256];
+	int fd, sync[2];
+	char byte;
+	pid_t pid;
+	double t0;
+	ino_t ino;
+	int status;
+
+	(void)state;
+	clean_dir();
+	/* tmp_name()'s storage is reused: keep a copy. */
+	snprintf(file, sizeof(file), "%s", tmp_name(NULL, "z", ".lmdb"));
+	build(tmp_name("lmdb", "z", NULL), pairs, 0);
+	assert_true(has_frozen_mark(file));
+	r = open_ok(tmp_name("lmdb", "z", NULL), O_RDONLY, 0);
+
+	/* An exclusive lock elsewhere: a locking reader would hang. */
+	fd = open(file, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	alarm(20);
+	expect(r, "a", DICT_FOUND, "1", "frozen, no lock");
+	expect(r, "x", DICT_NOTFOUND, NULL, "frozen, no lock");
+	check_dump(r, "a=1 b=2", "frozen: the mark is not an entry");
+	alarm(0);
+	assert_int_equal(close(fd), 0);
+
+	/* Changes that change nothing do not thaw it. */
+	ino = inode(file);
+	w = open_ok(tmp_name("lmdb", "z", NULL), O_RDWR, 0);
+	assert_int_equal(dict_delete(w, "none"), DICT_NOTFOUND);
+	assert_int_equal(dict_update(w, "a", "kept"), DICT_FOUND);
+	assert_true(inode(file) == ino);
+	assert_true(has_frozen_mark(file));
+	expect(w, "a", DICT_FOUND, "1", "first kept");
+
+	/* A second writer that opened the frozen file too. */
+	w2 = open_ok(tmp_name("lmdb", "z", NULL), O_RDWR, 0);
+	assert_int_equal(dict_update(w, "c", "3"), DICT_NOTFOUND);
+	assert_true(inode(file) != ino);
+	assert_false(has_frozen_mark(file));
+	check_dir("z.lmdb");
+	/* It finds the thawed file in place and changes that one. */
+	assert_int_equal(dict_update(w2, "d", "4"), DICT_NOTFOUND);
+	assert_int_equal(dict_delete(w, "b"), DICT_FOUND);
+	check_dump(w, "a=1 c=3 d=4", "two writers");
+	check_dump(w2, "a=1 c=3 d=4", "two writers");
+	/* The reader of the frozen file keeps its copy. */
+	check_dump(r, "a=1 b=2", "old reader");
+	dict_close(r);
+
+	/* The thawed file is changed in place: its readers lock. */
+	r = open_ok(tmp_name("lmdb", "z", NULL), O_RDONLY, 0);
+	assert_int_equal(pipe(sync), 0);
+	if ((pid = fork()) == 0) {
+		fd = open(file, O_RDONLY);
+		if (fd < 0 || flock(fd, LOCK_EX) < 0
+		    || write(sync[1], "x", 1) != 1)
+			_exit(1);
+		usleep(500 * 1000);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(read(sync[0], &byte, 1), 1);
+	t0 = now_ms();
+	expect(r, "c", DICT_FOUND, "3", "thawed, locked");
+	if (now_ms() - t0 < 100)
+		fail_msg("a lookup in a thawed table did not wait for the "
+		    "exclusive lock (%.1f ms)", now_ms() - t0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sync[0]);
+	close(sync[1]);
+	dict_close(r);
+
+	/* A rebuild while a writer is open: its change goes to the new. */
+	build(tmp_name("lmdb", "z", NULL), pairs, 0);
+	assert_true(has_frozen_mark(file));
+	assert_int_equal(dict_update(w2, "e", "5"), DICT_NOTFOUND);
+	r = open_ok(tmp_name("lmdb", "z", NULL), O_RDONLY, 0);
+	check_dump(r, "a=1 b=2 e=5", "rebuilt, then changed");
+	dict_close(r);
+	dict_close(w);
+	dict_close(w2);
+	check_dir("z.lmdb");
+	capture_start();
+	(void)dict_changed();
+	free(capture_end());
+}
+
 static int
 setup(void **state)
 {
@@ -433,6 +597,7 @@ main(void)
 		cmocka_unit_test(test_map_growth),
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_changed),
+		cmocka_unit_test(test_frozen),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -4,9 +4,10 @@
  * Table-driven: query expansion (every % form, the missing local part,
  * domain and label rules, the quote callback called once per inserted
  * value, with quotes and backslashes in keys), template checks, which
- * keys are looked up at all, result_format, the domain list, joining
- * and expansion_limit, and the configuration file (old-style fields,
- * warnings, errors naming file and line).
+ * keys are looked up at all, result_format, the domain restriction
+ * (names, type:table lookups, files; a failing table is a temporary
+ * failure), joining and expansion_limit, and the configuration file
+ * (old-style fields, warnings, errors naming file and line).
  *
  * Host handling runs against a fake back end: failover, a dead host
  * skipped until its retry time, a broken connection reopened once, all
@@ -323,32 +324,127 @@ test_expand_result(void **state)
 	buf_fini(&out);
 }
 
+/* Load "query = x" plus text into cf; the path for messages. */
+static char *
+load_cf(struct dict_sql_cf *cf, const char *text)
+{
+	struct buf why, all;
+	char *path;
+
+	buf_init(&why, 0);
+	buf_init(&all, 64);
+	buf_printf(&all, "query = x\n%s", text);
+	path = write_file("d.cf", all.data);
+	if (dict_sql_cf_load(cf, path, 0, &why) < 0)
+		fail_msg("load \"%s\": %s", text, why.data);
+	buf_fini(&why);
+	buf_fini(&all);
+	return path;
+}
+
+/*
+ * The domain restriction: names, type:table lookups (found = listed),
+ * files of both, in order; a table that fails is a temporary failure,
+ * never "not listed".
+ */
 static void
 test_domain_ok(void **state)
 {
 	static const struct {
 		const char *label, *key;
-		bool want;
+		enum dict_result want;	/* names and tables that work */
+		enum dict_result want_failing;	/* a failing table last */
 	} cases[] = {
-		{"listed", "joe@example.com", true},
-		{"second listed", "joe@example.net", true},
-		{"case", "joe@EXAMPLE.Com", true},
-		{"other domain", "joe@example.org", false},
-		{"subdomain", "joe@mail.example.com", false},
-		{"bare user", "joe", false},
-		{"bare domain", "example.com", false},
-		{"empty local part", "@example.com", false},
-		{"last @ counts", "a@example.org@example.com", true},
+		{"listed", "joe@example.com", DICT_FOUND, DICT_FOUND},
+		{"second listed", "joe@example.net", DICT_FOUND, DICT_FOUND},
+		{"case", "joe@EXAMPLE.Com", DICT_FOUND, DICT_FOUND},
+		{"in a table", "joe@table.example", DICT_FOUND, DICT_FOUND},
+		{"in a table, folded", "joe@Table.EXAMPLE", DICT_FOUND,
+		    DICT_FOUND},
+		{"second element of the table", "joe@two.example", DICT_FOUND,
+		    DICT_FOUND},
+		{"in a file", "joe@file.example", DICT_FOUND, DICT_FOUND},
+		{"table in a file", "joe@file-table.example", DICT_FOUND,
+		    DICT_FOUND},
+		{"other domain", "joe@example.org", DICT_NOTFOUND,
+		    DICT_TEMPFAIL},
+		{"subdomain", "joe@mail.example.com", DICT_NOTFOUND,
+		    DICT_TEMPFAIL},
+		{"last @ counts", "a@example.org@example.com", DICT_FOUND,
+		    DICT_FOUND},
+		/* Keys that cannot be listed never reach a table. */
+		{"bare user", "joe", DICT_NOTFOUND, DICT_NOTFOUND},
+		{"bare domain", "example.com", DICT_NOTFOUND, DICT_NOTFOUND},
+		{"empty local part", "@example.com", DICT_NOTFOUND,
+		    DICT_NOTFOUND},
+		{"empty domain", "joe@", DICT_NOTFOUND, DICT_NOTFOUND},
 	};
-	struct argv *domains = argv_split("example.com, example.net", ", ");
+	struct dict_sql_cf cf, failing;
+	struct buf why, text;
+	char *file, *path, *log, want[512];
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < NELEM(cases); i++)
-		CHECK(dict_sql_domain_ok(domains, cases[i].key)
+	buf_init(&why, 0);
+	buf_init(&text, 256);
+	file = write_file("domains", "# domains\nfile.example\n"
+	    "  inline:{file-table.example=1}\n");
+	buf_printf(&text, "domain = example.com, example.net,\n"
+	    "  inline:{table.example=yes, two.example=yes}\n  %s\n", file);
+	path = load_cf(&cf, text.data);
+	free(path);
+	assert_int_equal(cf.domains->argc, 5);
+	assert_string_equal(cf.domains->argv[2],
+	    "inline:{table.example=yes, two.example=yes}");
+	assert_string_equal(cf.domains->argv[3], "file.example");
+	buf_puts(&text, "  lmdb:/nonexistent/petrel-test/d\n");
+	capture_start();
+	path = load_cf(&failing, text.data);
+	log = capture_end();
+	/* The table's trouble is logged once, when it is opened. */
+	CHECK(strstr(log, "open /nonexistent/petrel-test/d.lmdb: No such "
+	    "file") != NULL, "failing table");
+	free(log);
+	for (i = 0; i < NELEM(cases); i++) {
+		buf_set(&why, "");
+		CHECK(dict_sql_domain_ok(&cf, cases[i].key, &why)
 		    == cases[i].want, cases[i].label);
-	assert_true(dict_sql_domain_ok(NULL, "anything"));
-	argv_free(domains);
+		CHECK(dict_sql_domain_ok(&failing, cases[i].key, &why)
+		    == cases[i].want_failing, cases[i].label);
+		if (cases[i].want_failing == DICT_TEMPFAIL) {
+			snprintf(want, sizeof(want), "table lmdb:/nonexistent/"
+			    "petrel-test/d: open /nonexistent/petrel-test/"
+			    "d.lmdb: No such file or directory");
+			CHECK_STR(why.data, want, cases[i].label);
+		}
+	}
+	dict_sql_cf_free(&cf);
+	dict_sql_cf_free(&failing);
+	free(path);
+
+	/* No domain, or an empty one: every key. */
+	path = load_cf(&cf, "domain =\n");
+	assert_null(cf.domains);
+	assert_int_equal(dict_sql_domain_ok(&cf, "anything", &why),
+	    DICT_FOUND);
+	dict_sql_cf_free(&cf);
+	free(path);
+
+	/* Errors in a domain file name it and its line. */
+	free(write_file("domains", "a.example\n/etc/other\n"));
+	buf_reset(&text);
+	buf_printf(&text, "query = x\ndomain = %s\n", file);
+	path = write_file("d.cf", text.data);
+	assert_int_equal(dict_sql_cf_load(&cf, path, 0, &why), -1);
+	snprintf(want, sizeof(want), "%s, line 2: domain: %s, line 2: "
+	    "\"/etc/other\": a domain file cannot name another file", path,
+	    file);
+	CHECK_STR(why.data, want, "nested file");
+	dict_sql_cf_free(&cf);
+	free(path);
+	free(file);
+	buf_fini(&why);
+	buf_fini(&text);
 }
 
 static void
@@ -472,9 +568,22 @@ test_cf(void **state)
 		{"bad expansion_limit", 0, "query = x\nexpansion_limit = -1\n",
 		    ", line 2: expansion_limit: bad value \"-1\" (expected 0 "
 		    "or more)", NULL, NULL},
-		{"domain table", 0, "query = x\ndomain = hash:/etc/d\n",
-		    ", line 2: domain: \"hash:/etc/d\": only a list of domain "
-		    "names is supported", NULL, NULL},
+		{"domain table type unknown", 0,
+		    "query = x\ndomain = a.example nosuch:/etc/d\n",
+		    ", line 2: domain: \"nosuch:/etc/d\": unknown table type "
+		    "\"nosuch\"", NULL, NULL},
+		{"domain not a name", 0, "query = x\ndomain = a/b\n",
+		    ", line 2: domain: \"a/b\": expected a domain name, "
+		    "type:table or /file", NULL, NULL},
+		{"domain no type", 0, "query = x\ndomain = :x\n",
+		    ", line 2: domain: \":x\": expected a domain name or "
+		    "type:table", NULL, NULL},
+		{"domain file missing", 0,
+		    "query = x\ndomain = /nonexistent/petrel-test/d\n",
+		    ", line 2: domain: open /nonexistent/petrel-test/d: No "
+		    "such file or directory", NULL, NULL},
+		{"domain table", 0, "query = x\ndomain = inline:{a=b}\n", NULL,
+		    NULL, "x"},
 		{"bad retry_interval", DICT_SQL_CF_HOSTS,
 		    "query = x\nretry_interval = soon\n",
 		    ", line 2: retry_interval: bad value \"soon\" (expected a "
@@ -996,6 +1105,21 @@ test_sqlite(void **state)
 		{"domain: bare key", "query = SELECT dest FROM alias WHERE "
 		    "addr = '%s'\ndomain = example.com\n", "plain",
 		    DICT_NOTFOUND, ""},
+		{"domain in a table", "query = SELECT dest FROM alias WHERE "
+		    "addr = '%s'\ndomain = inline:{example.com=1}\n",
+		    "joe@example.com", DICT_FOUND, "joe@mail.org"},
+		{"domain not in a table", "query = SELECT dest FROM alias "
+		    "WHERE addr = '%s'\ndomain = inline:{example.net=1}\n",
+		    "joe@example.com", DICT_NOTFOUND, ""},
+		{"domain table fails", "query = SELECT dest FROM alias WHERE "
+		    "addr = '%s'\ndomain = lmdb:/nonexistent/petrel-test/d\n",
+		    "joe@example.com", DICT_TEMPFAIL, ": domain: table "
+		    "lmdb:/nonexistent/petrel-test/d: open /nonexistent/"
+		    "petrel-test/d.lmdb: No such file or directory"},
+		{"domain listed before a failing table", "query = SELECT dest "
+		    "FROM alias WHERE addr = '%s'\ndomain = example.com "
+		    "lmdb:/nonexistent/petrel-test/d\n", "joe@example.com",
+		    DICT_FOUND, "joe@mail.org"},
 		{"expansion_limit", "query = SELECT dest FROM alias WHERE "
 		    "addr = '%s'\nexpansion_limit = 1\n", "list@example.com",
 		    DICT_TEMPFAIL, ": expansion limit 1 exceeded for key "
@@ -1032,7 +1156,10 @@ test_sqlite(void **state)
 	make_db();
 	buf_init(&value, 0);
 	for (i = 0; i < NELEM(cases); i++) {
+		/* A domain table that fails to open says so here. */
+		capture_start();
 		d = sqlite_open(cases[i].cf, O_RDONLY);
+		free(capture_end());
 		CHECK(!dict_is_surrogate(d), cases[i].label);
 		capture_start();
 		rc = dict_lookup(d, cases[i].key, &value);

@@ -185,6 +185,17 @@ check_text(const char *label, const char *what, const char *got,
 		    what, got, want);
 }
 
+/* Compare an error, with TABLE in want standing for table. */
+static void
+check_error(const char *label, const char *got, const char *want,
+    const char *table)
+{
+	char *text = subst_word(want, "TABLE", table);
+
+	check_text(label, "error", got, text);
+	free(text);
+}
+
 /*
  * Builds.
  */
@@ -201,6 +212,8 @@ struct build_case {
 
 #define P	MKMAP_POSTMAP
 #define A	MKMAP_ALIAS
+/* Every error names the table first ("TABLE" stands for its name). */
+#define T	"table TABLE: "
 
 static const struct build_case build_cases[] = {
 	/* postmap format */
@@ -214,18 +227,18 @@ static const struct build_case build_cases[] = {
 	{"postmap duplicate", P, "a 1\nA 2\n", 0, 0, "", "a=1",
 	    "warning: SRC, line 2: duplicate entry: \"A\"\n"},
 	{"postmap missing value", P, "a 1\nb\n", 0, EX_DATAERR,
-	    "SRC, line 2: expected format: key whitespace value", NULL, ""},
+	    T "SRC, line 2: expected format: key whitespace value", NULL, ""},
 	{"postmap missing value after continuation", P, "a 1\n\nb\n\n", 0,
-	    EX_DATAERR, "SRC, line 3: expected format: key whitespace value",
+	    EX_DATAERR, T "SRC, line 3: expected format: key whitespace value",
 	    NULL, ""},
 	{"postmap leading whitespace", P, "  a 1\n", 0, EX_DATAERR,
-	    "SRC, line 1: logical line must not start with whitespace", NULL,
-	    ""},
+	    T "SRC, line 1: logical line must not start with whitespace",
+	    NULL, ""},
 	{"postmap NUL byte", P, BYTES("a 1\nb x\0y\n"), EX_DATAERR,
-	    "SRC, line 2: NUL byte in line", NULL, ""},
+	    T "SRC, line 2: NUL byte in line", NULL, ""},
 	{"postmap key too long", P, NULL, 0, EX_CANTCREAT,
-	    "SRC, line 1: table TABLE: key of 5000 bytes is longer than the "
-	    "limit of 4096", NULL, ""},
+	    T "SRC, line 1: key of 5000 bytes is longer than the limit of "
+	    "4096", NULL, ""},
 
 	/* aliases(5) format */
 	{"alias simple", A, "root: admin\nPostMaster: root\n", 0, 0, "",
@@ -244,30 +257,30 @@ static const struct build_case build_cases[] = {
 	    "warning: SRC, line 3: duplicate entry: \"A\"\n"},
 	{"alias own @ entry", A, "@: x\n", 0, 0, "", "@=x", ""},
 	{"alias missing colon", A, "a: b\nc d\n", 0, EX_DATAERR,
-	    "SRC, line 2: missing ':' after the alias name", NULL, ""},
+	    T "SRC, line 2: missing ':' after the alias name", NULL, ""},
 	{"alias missing colon, quoted", A, "\"c d\"\n", 0, EX_DATAERR,
-	    "SRC, line 1: missing ':' after the alias name", NULL, ""},
+	    T "SRC, line 1: missing ':' after the alias name", NULL, ""},
 	{"alias empty name", A, ": x\n", 0, EX_DATAERR,
-	    "SRC, line 1: empty alias name", NULL, ""},
+	    T "SRC, line 1: empty alias name", NULL, ""},
 	{"alias empty quoted name", A, "\"\": x\n", 0, EX_DATAERR,
-	    "SRC, line 1: empty alias name", NULL, ""},
+	    T "SRC, line 1: empty alias name", NULL, ""},
 	{"alias unterminated quote", A, "a: b\n\n\"ab: x\n", 0, EX_DATAERR,
-	    "SRC, line 3: unterminated quoted alias name", NULL, ""},
+	    T "SRC, line 3: unterminated quoted alias name", NULL, ""},
 	{"alias text after quote", A, "\"ab\" c: x\n", 0, EX_DATAERR,
-	    "SRC, line 1: unexpected text after the quoted alias name", NULL,
-	    ""},
+	    T "SRC, line 1: unexpected text after the quoted alias name",
+	    NULL, ""},
 	{"alias whitespace in name", A, "a b: x\n", 0, EX_DATAERR,
-	    "SRC, line 1: alias name \"a b\" contains whitespace (quote it)",
+	    T "SRC, line 1: alias name \"a b\" contains whitespace (quote it)",
 	    NULL, ""},
 	{"alias no value", A, "a: b\nc:\n", 0, EX_DATAERR,
-	    "SRC, line 2: no value for alias \"c\"", NULL, ""},
+	    T "SRC, line 2: no value for alias \"c\"", NULL, ""},
 	{"alias no value, continued", A, "a: b\nc:\n   \n", 0, EX_DATAERR,
-	    "SRC, line 2: no value for alias \"c\"", NULL, ""},
+	    T "SRC, line 2: no value for alias \"c\"", NULL, ""},
 	{"alias leading whitespace", A, " a: b\n", 0, EX_DATAERR,
-	    "SRC, line 1: logical line must not start with whitespace", NULL,
-	    ""},
+	    T "SRC, line 1: logical line must not start with whitespace",
+	    NULL, ""},
 	{"alias NUL byte", A, BYTES("a: b\nc: \0\n"), EX_DATAERR,
-	    "SRC, line 2: NUL byte in line", NULL, ""},
+	    T "SRC, line 2: NUL byte in line", NULL, ""},
 };
 
 static void
@@ -310,7 +323,7 @@ run_build_case(const struct build_case *c, const char *type)
 		fail_msg("%s: status %d, want %d (%s)", label.data, status,
 		    c->status, why.data);
 	if (c->status != 0) {
-		/* The key-too-long error names the table. */
+		/* Errors name the table: TABLE. */
 		char *w = subst(c->why, tmp_path("src"));
 
 		want = subst_word(w, "TABLE", table);
@@ -371,17 +384,42 @@ static const struct {
 static void
 test_type_name(void **state)
 {
-	struct buf out;
+	struct buf out, why, text;
 	size_t i;
 
 	(void)state;
 	buf_init(&out, 32);
+	buf_init(&why, 32);
+	buf_init(&text, 64);
 	for (i = 0; i < NELEM(name_cases); i++) {
-		mkmap_type_name(name_cases[i].arg, &out);
+		assert_int_equal(mkmap_type_name(name_cases[i].arg, &out,
+		    &why), 0);
 		check_text(name_cases[i].label, "name", out.data,
 		    name_cases[i].want);
 	}
+
+	/* An unknown default type names the parameter, when it is used. */
+	clean_dir();
+	buf_printf(&text, "default_database_type = frob\n");
+	write_file("main.cf", text.data, text.len);
+	assert_int_equal(conf_load(tmpdir, NULL), 0);
+	assert_int_equal(mkmap_type_name("/etc/x", &out, &why), -1);
+	check_text("unknown default type", "error", why.data,
+	    "default_database_type = frob: unknown table type");
+	assert_int_equal(mkmap_type_name("cdb:/etc/x", &out, &why), 0);
+	check_text("typed name, unknown default", "name", out.data,
+	    "cdb:/etc/x");
+	write_file("src", "a b\n", 4);
+	assert_int_equal(mkmap_build(tmp_path("src"), NULL, NULL, P, 0,
+	    &why), EX_CONFIG);
+	check_text("build, unknown default type", "error", why.data,
+	    "default_database_type = frob: unknown table type");
+	/* Back to the defaults for the other tests. */
+	param_init_defaults();
+	unlink(tmp_path("main.cf"));
 	buf_fini(&out);
+	buf_fini(&why);
+	buf_fini(&text);
 }
 
 static void
@@ -403,11 +441,26 @@ test_bad_tables(void **state)
 	/* A missing source: EX_NOINPUT, and no table appears. */
 	assert_int_equal(mkmap_build(tmp_table("hash", "none"), NULL, NULL,
 	    P, 0, &why), EX_NOINPUT);
-	want = subst("open SRC: No such file or directory", tmp_path("none"));
-	check_text("missing source", "error", why.data, want);
+	want = subst("table TABLE: open SRC: No such file or directory",
+	    tmp_path("none"));
+	check_error("missing source", why.data, want,
+	    tmp_table("hash", "none"));
 	free(want);
 	assert_int_equal(mkmap_build(tmp_table("cdb", "none"), NULL, NULL,
 	    A, 0, &why), EX_NOINPUT);
+	/* An unreadable source (root could read it anyway). */
+	if (geteuid() != 0) {
+		write_file("secret", "a b\n", 4);
+		assert_int_equal(chmod(tmp_path("secret"), 0), 0);
+		assert_int_equal(mkmap_build(tmp_table("lmdb", "secret"), NULL,
+		    NULL, P, 0, &why), EX_NOINPUT);
+		want = subst("table TABLE: open SRC: Permission denied",
+		    tmp_path("secret"));
+		check_error("unreadable source", why.data, want,
+		    tmp_table("lmdb", "secret"));
+		free(want);
+		assert_int_equal(unlink(tmp_path("secret")), 0);
+	}
 	/* No directory for the table. */
 	assert_int_equal(mkmap_build(tmp_table("hash", "nodir/t"),
 	    tmp_path("src"), NULL, P, 0, &why), EX_CANTCREAT);
@@ -445,8 +498,8 @@ test_stream_and_flags(void **state)
 	assert_non_null(fp);
 	assert_int_equal(mkmap_build(tmp_table("lmdb", "t"), "stdin", fp, A,
 	    DICT_FLAG_DUP_IGNORE, &why), EX_DATAERR);
-	check_text("stream error", "error", why.data,
-	    "stdin, line 2: missing ':' after the alias name");
+	check_error("stream error", why.data, "table TABLE: stdin, line 2: "
+	    "missing ':' after the alias name", tmp_table("lmdb", "t"));
 	fclose(fp);
 
 	fp = fmemopen((void *)"a: 1\nA: 2\n", 10, "r");
@@ -490,8 +543,8 @@ test_add(void **state)
 	assert_int_equal(mkmap_add(tmp_table("lmdb", "t"), "stdin", fp, P,
 	    DICT_FLAG_FOLD, &why), EX_DATAERR);
 	fclose(fp);
-	check_text("add bad line", "error", why.data,
-	    "stdin, line 2: expected format: key whitespace value");
+	check_error("add bad line", why.data, "table TABLE: stdin, line 2: "
+	    "expected format: key whitespace value", tmp_table("lmdb", "t"));
 	got = dump(tmp_table("lmdb", "t"));
 	check_text("add bad line", "entries", got, "a=1|b=two|c=3");
 	free(got);
@@ -551,8 +604,8 @@ test_newaliases(void **state)
 	capture_start();
 	assert_int_equal(mkmap_newaliases(DICT_FLAG_FOLD), EX_DATAERR);
 	diag = capture_end();
-	got = subst("error: SRC, line 1: missing ':' after the alias name\n",
-	    tmp_path("one"));
+	got = subst("error: table hash:SRC: SRC, line 1: missing ':' after "
+	    "the alias name\n", tmp_path("one"));
 	assert_non_null(strstr(diag, got));
 	free(got);
 	free(diag);
