@@ -31,6 +31,34 @@
 #include "dict.h"
 #include "dict_sql.h"
 #include "dict_types.h"
+#include "dict_dl.h"
+#include "petrel_config.h"
+
+/* The libmariadb functions used here, loaded at the first open (dict_dl.h). */
+#define DICT_MYSQL_FUNCS(X) \
+	X(mysql_close) \
+	X(mysql_errno) \
+	X(mysql_error) \
+	X(mysql_fetch_lengths) \
+	X(mysql_fetch_row) \
+	X(mysql_free_result) \
+	X(mysql_init) \
+	X(mysql_more_results) \
+	X(mysql_next_result) \
+	X(mysql_num_fields) \
+	X(mysql_options) \
+	X(mysql_real_connect) \
+	X(mysql_real_escape_string) \
+	X(mysql_real_query) \
+	X(mysql_store_result)
+
+#define DICT_MYSQL_PTR(f)	static __typeof__(f) *dl_##f;
+DICT_MYSQL_FUNCS(DICT_MYSQL_PTR)
+#define DICT_MYSQL_SYM(f)	{#f, (void **)&dl_##f},
+static const struct dict_dl_sym dict_mysql_syms[] = {
+	DICT_MYSQL_FUNCS(DICT_MYSQL_SYM)
+};
+static struct dict_dl dict_mysql_dl = DICT_DL_INIT(DICT_MYSQL_LIB, dict_mysql_syms);
 #include "msg.h"
 
 #define DICT_MYSQL_CONNECT_TIMEOUT	5	/* seconds */
@@ -48,19 +76,19 @@ dict_mysql_connect(struct dict_sql *t, struct dict_sql_host *h,
 	unsigned int port = 0;
 	MYSQL *m;
 
-	if ((m = mysql_init(NULL)) == NULL)
+	if ((m = dl_mysql_init(NULL)) == NULL)
 		msg_fatal("mysql_init: out of memory");
-	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
-	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
-	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
-	mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &no);
+	dl_mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+	dl_mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+	dl_mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
+	dl_mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &no);
 	/* We reconnect ourselves, knowing the query can be repeated. */
-	mysql_options(m, MYSQL_OPT_RECONNECT, &no);
+	dl_mysql_options(m, MYSQL_OPT_RECONNECT, &no);
 	if (h->kind == DICT_SQL_HOST_UNIX) {
 		protocol = MYSQL_PROTOCOL_SOCKET;
 		host = "localhost";
 		sock = h->addr;
-		mysql_options(m, MYSQL_OPT_PROTOCOL, &protocol);
+		dl_mysql_options(m, MYSQL_OPT_PROTOCOL, &protocol);
 	} else {
 		host = h->addr;
 		if (h->port)
@@ -71,13 +99,13 @@ dict_mysql_connect(struct dict_sql *t, struct dict_sql_host *h,
 		 */
 		if (h->port || strcmp(h->addr, "localhost") != 0) {
 			protocol = MYSQL_PROTOCOL_TCP;
-			mysql_options(m, MYSQL_OPT_PROTOCOL, &protocol);
+			dl_mysql_options(m, MYSQL_OPT_PROTOCOL, &protocol);
 		}
 	}
-	if (mysql_real_connect(m, host, t->cf.user, t->cf.password,
+	if (dl_mysql_real_connect(m, host, t->cf.user, t->cf.password,
 	    t->cf.dbname, port, sock, 0) == NULL) {
-		buf_printf(why, "connect: %s", mysql_error(m));
-		mysql_close(m);
+		buf_printf(why, "connect: %s", dl_mysql_error(m));
+		dl_mysql_close(m);
 		return NULL;
 	}
 	return m;
@@ -86,7 +114,7 @@ dict_mysql_connect(struct dict_sql *t, struct dict_sql_host *h,
 static void
 dict_mysql_disconnect(void *conn)
 {
-	mysql_close(conn);
+	dl_mysql_close(conn);
 }
 
 static int
@@ -103,7 +131,7 @@ dict_mysql_quote(void *ctx, struct buf *out, const char *str, size_t len,
 		return -1;
 	}
 	buf_reserve(out, room);
-	n = mysql_real_escape_string(ctx, out->data + out->len, str,
+	n = dl_mysql_real_escape_string(ctx, out->data + out->len, str,
 	    (unsigned long)len);
 	if (n == (unsigned long)-1) {
 		buf_set(why, "cannot escape the key");
@@ -133,9 +161,9 @@ dict_mysql_conn_error(unsigned int err)
 static enum dict_sql_status
 dict_mysql_error(MYSQL *m, struct buf *why)
 {
-	unsigned int err = mysql_errno(m);
+	unsigned int err = dl_mysql_errno(m);
 
-	buf_printf(why, "query failed: %s", mysql_error(m));
+	buf_printf(why, "query failed: %s", dl_mysql_error(m));
 	return dict_mysql_conn_error(err) ? DICT_SQL_ECONN : DICT_SQL_EQUERY;
 }
 
@@ -151,18 +179,18 @@ dict_mysql_query(struct dict_sql *t, void *conn, const char *sql,
 	unsigned int i, ncol;
 
 	(void)t;
-	if (mysql_real_query(m, sql, (unsigned long)len) != 0)
+	if (dl_mysql_real_query(m, sql, (unsigned long)len) != 0)
 		return dict_mysql_error(m, why);
-	if ((r = mysql_store_result(m)) == NULL) {
-		if (mysql_errno(m) != 0)
+	if ((r = dl_mysql_store_result(m)) == NULL) {
+		if (dl_mysql_errno(m) != 0)
 			return dict_mysql_error(m, why);
 		buf_set(why, "query failed: the query returned no result "
 		    "set");
 		return DICT_SQL_EQUERY;
 	}
-	ncol = mysql_num_fields(r);
-	while ((row = mysql_fetch_row(r)) != NULL) {
-		if ((lengths = mysql_fetch_lengths(r)) == NULL)
+	ncol = dl_mysql_num_fields(r);
+	while ((row = dl_mysql_fetch_row(r)) != NULL) {
+		if ((lengths = dl_mysql_fetch_lengths(r)) == NULL)
 			break;
 		for (i = 0; i < ncol; i++) {
 			if (row[i] == NULL)
@@ -173,17 +201,17 @@ dict_mysql_query(struct dict_sql *t, void *conn, const char *sql,
 		}
 	}
 	/* A stored result is complete; an error here means a short read. */
-	if (mysql_errno(m) != 0)
+	if (dl_mysql_errno(m) != 0)
 		st = dict_mysql_error(m, why);
 done:
-	mysql_free_result(r);
+	dl_mysql_free_result(r);
 	/* A CALL returns more result sets; only the first one counts. */
-	while (st == DICT_SQL_OK && mysql_more_results(m)) {
-		if (mysql_next_result(m) > 0) {
+	while (st == DICT_SQL_OK && dl_mysql_more_results(m)) {
+		if (dl_mysql_next_result(m) > 0) {
 			st = dict_mysql_error(m, why);
 			break;
 		}
-		mysql_free_result(mysql_store_result(m));
+		dl_mysql_free_result(dl_mysql_store_result(m));
 	}
 	return st;
 }
@@ -213,6 +241,8 @@ dict_mysql_open(const char *name, int open_flags, int dict_flags,
 {
 	struct dict_sql *t;
 
+	if (dict_dl_load(&dict_mysql_dl, why) < 0)
+		return NULL;
 	t = dict_sql_open(&dict_mysql_ops, &dict_mysql_backend, name,
 	    open_flags, dict_flags, why);
 	return t ? &t->d : NULL;

@@ -32,6 +32,37 @@
 #include "dict.h"
 #include "dict_sql.h"
 #include "dict_types.h"
+#include "dict_dl.h"
+#include "petrel_config.h"
+
+/* The libpq functions used here, loaded at the first open (dict_dl.h). */
+#define DICT_PGSQL_FUNCS(X) \
+	X(PQclear) \
+	X(PQconnectdbParams) \
+	X(PQconninfoFree) \
+	X(PQconninfoParse) \
+	X(PQerrorMessage) \
+	X(PQescapeStringConn) \
+	X(PQexecParams) \
+	X(PQfinish) \
+	X(PQfreemem) \
+	X(PQgetisnull) \
+	X(PQgetlength) \
+	X(PQgetvalue) \
+	X(PQnfields) \
+	X(PQntuples) \
+	X(PQresultErrorMessage) \
+	X(PQresultStatus) \
+	X(PQsetNoticeProcessor) \
+	X(PQstatus)
+
+#define DICT_PGSQL_PTR(f)	static __typeof__(f) *dl_##f;
+DICT_PGSQL_FUNCS(DICT_PGSQL_PTR)
+#define DICT_PGSQL_SYM(f)	{#f, (void **)&dl_##f},
+static const struct dict_dl_sym dict_pgsql_syms[] = {
+	DICT_PGSQL_FUNCS(DICT_PGSQL_SYM)
+};
+static struct dict_dl dict_pgsql_dl = DICT_DL_INIT(DICT_PGSQL_LIB, dict_pgsql_syms);
 #include "mem.h"
 #include "msg.h"
 
@@ -89,12 +120,12 @@ dict_pgsql_uri_has_dbname(const char *uri)
 	PQconninfoOption *opts, *o;
 	bool found = false;
 
-	if ((opts = PQconninfoParse(uri, NULL)) == NULL)
+	if ((opts = dl_PQconninfoParse(uri, NULL)) == NULL)
 		return false;
 	for (o = opts; o->keyword; o++)
 		if (strcmp(o->keyword, "dbname") == 0 && o->val && *o->val)
 			found = true;
-	PQconninfoFree(opts);
+	dl_PQconninfoFree(opts);
 	return found;
 }
 
@@ -135,22 +166,22 @@ dict_pgsql_connect(struct dict_sql *t, struct dict_sql_host *h,
 #undef DICT_PGSQL_SET
 	keys[n] = vals[n] = NULL;
 
-	conn = PQconnectdbParams(keys, vals, h->kind == DICT_SQL_HOST_URI);
+	conn = dl_PQconnectdbParams(keys, vals, h->kind == DICT_SQL_HOST_URI);
 	if (conn == NULL)
 		msg_fatal("PQconnectdbParams: out of memory");
-	if (PQstatus(conn) != CONNECTION_OK) {
-		dict_pgsql_message(why, "connect: ", PQerrorMessage(conn));
-		PQfinish(conn);
+	if (dl_PQstatus(conn) != CONNECTION_OK) {
+		dict_pgsql_message(why, "connect: ", dl_PQerrorMessage(conn));
+		dl_PQfinish(conn);
 		return NULL;
 	}
-	PQsetNoticeProcessor(conn, dict_pgsql_notice, NULL);
+	dl_PQsetNoticeProcessor(conn, dict_pgsql_notice, NULL);
 	return conn;
 }
 
 static void
 dict_pgsql_disconnect(void *conn)
 {
-	PQfinish(conn);
+	dl_PQfinish(conn);
 }
 
 static int
@@ -167,7 +198,7 @@ dict_pgsql_quote(void *ctx, struct buf *out, const char *str, size_t len,
 		return -1;
 	}
 	buf_reserve(out, room);
-	n = PQescapeStringConn(ctx, out->data + out->len, str, len, &err);
+	n = dl_PQescapeStringConn(ctx, out->data + out->len, str, len, &err);
 	if (err) {
 		/*
 		 * Only bytes that are not valid in the connection's
@@ -175,7 +206,7 @@ dict_pgsql_quote(void *ctx, struct buf *out, const char *str, size_t len,
 		 */
 		out->data[out->len] = 0;
 		buf_reset(why);
-		dict_pgsql_message(why, "", PQerrorMessage(ctx));
+		dict_pgsql_message(why, "", dl_PQerrorMessage(ctx));
 		msg_warn("pgsql: cannot look up a key that is not valid in "
 		    "the connection's encoding: %s", why->data);
 		return 1;
@@ -189,8 +220,8 @@ static enum dict_sql_status
 dict_pgsql_error(PGconn *conn, PGresult *r, struct buf *why)
 {
 	dict_pgsql_message(why, "query failed: ",
-	    r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
-	return PQstatus(conn) == CONNECTION_BAD ? DICT_SQL_ECONN
+	    r ? dl_PQresultErrorMessage(r) : dl_PQerrorMessage(conn));
+	return dl_PQstatus(conn) == CONNECTION_BAD ? DICT_SQL_ECONN
 	    : DICT_SQL_EQUERY;
 }
 
@@ -205,36 +236,36 @@ dict_pgsql_query(struct dict_sql *t, void *ctx, const char *sql,
 
 	(void)t;
 	(void)len;			/* sql is NUL-terminated */
-	r = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+	r = dl_PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
 	if (r == NULL)
 		return dict_pgsql_error(conn, NULL, why);
-	switch (PQresultStatus(r)) {
+	switch (dl_PQresultStatus(r)) {
 	case PGRES_TUPLES_OK:
 		break;
 	case PGRES_COMMAND_OK:
 		buf_set(why, "query failed: the query returned no result "
 		    "set");
-		PQclear(r);
+		dl_PQclear(r);
 		return DICT_SQL_EQUERY;
 	default:
 		st = dict_pgsql_error(conn, r, why);
-		PQclear(r);
+		dl_PQclear(r);
 		return st;
 	}
-	nrows = PQntuples(r);
-	ncols = PQnfields(r);
+	nrows = dl_PQntuples(r);
+	ncols = dl_PQnfields(r);
 	for (row = 0; row < nrows; row++) {
 		for (col = 0; col < ncols; col++) {
-			if (PQgetisnull(r, row, col))
+			if (dl_PQgetisnull(r, row, col))
 				continue;
 			/* On failure the caller reports res->why. */
-			if (dict_sql_result_add(res, PQgetvalue(r, row, col),
-			    (size_t)PQgetlength(r, row, col)) < 0)
+			if (dict_sql_result_add(res, dl_PQgetvalue(r, row, col),
+			    (size_t)dl_PQgetlength(r, row, col)) < 0)
 				goto done;
 		}
 	}
 done:
-	PQclear(r);
+	dl_PQclear(r);
 	return st;
 }
 
@@ -262,15 +293,15 @@ dict_pgsql_check(struct dict_sql *t, struct buf *why)
 			all_uri = false;
 			continue;
 		}
-		if ((opts = PQconninfoParse(h->addr, &err)) == NULL) {
+		if ((opts = dl_PQconninfoParse(h->addr, &err)) == NULL) {
 			buf_printf(why, "%s: hosts: %s: ", t->cf.file,
 			    h->name);
 			dict_pgsql_message(why, "", err ? err
 			    : "out of memory");
-			PQfreemem(err);
+			dl_PQfreemem(err);
 			return -1;
 		}
-		PQconninfoFree(opts);
+		dl_PQconninfoFree(opts);
 		if (!dict_pgsql_uri_has_dbname(h->addr))
 			all_uri = false;
 	}
@@ -296,6 +327,8 @@ dict_pgsql_open(const char *name, int open_flags, int dict_flags,
 {
 	struct dict_sql *t;
 
+	if (dict_dl_load(&dict_pgsql_dl, why) < 0)
+		return NULL;
 	t = dict_sql_open(&dict_pgsql_ops, &dict_pgsql_backend, name,
 	    open_flags, dict_flags, why);
 	return t ? &t->d : NULL;

@@ -22,6 +22,34 @@
 #include "dict.h"
 #include "dict_sql.h"
 #include "dict_types.h"
+#include "dict_dl.h"
+#include "petrel_config.h"
+
+/* The libsqlite3 functions used here, loaded at the first open (dict_dl.h). */
+#define DICT_SQLITE_FUNCS(X) \
+	X(sqlite3_busy_timeout) \
+	X(sqlite3_close) \
+	X(sqlite3_column_bytes) \
+	X(sqlite3_column_count) \
+	X(sqlite3_column_text) \
+	X(sqlite3_column_type) \
+	X(sqlite3_errmsg) \
+	X(sqlite3_errstr) \
+	X(sqlite3_finalize) \
+	X(sqlite3_free) \
+	X(sqlite3_mprintf) \
+	X(sqlite3_open_v2) \
+	X(sqlite3_prepare_v2) \
+	X(sqlite3_step) \
+	X(sqlite3_stmt_readonly)
+
+#define DICT_SQLITE_PTR(f)	static __typeof__(f) *dl_##f;
+DICT_SQLITE_FUNCS(DICT_SQLITE_PTR)
+#define DICT_SQLITE_SYM(f)	{#f, (void **)&dl_##f},
+static const struct dict_dl_sym dict_sqlite_syms[] = {
+	DICT_SQLITE_FUNCS(DICT_SQLITE_SYM)
+};
+static struct dict_dl dict_sqlite_dl = DICT_DL_INIT(DICT_SQLITE_LIB, dict_sqlite_syms);
 #include "msg.h"
 
 /* How long to wait for a writer's lock before failing the lookup. */
@@ -35,22 +63,22 @@ dict_sqlite_connect(struct dict_sql *t, struct dict_sql_host *h,
 	int rc;
 
 	(void)t;
-	rc = sqlite3_open_v2(h->addr, &db, SQLITE_OPEN_READONLY
+	rc = dl_sqlite3_open_v2(h->addr, &db, SQLITE_OPEN_READONLY
 	    | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		buf_printf(why, "open database %s: %s", h->addr,
-		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		sqlite3_close(db);
+		    db ? dl_sqlite3_errmsg(db) : dl_sqlite3_errstr(rc));
+		dl_sqlite3_close(db);
 		return NULL;
 	}
-	sqlite3_busy_timeout(db, DICT_SQLITE_BUSY_MS);
+	dl_sqlite3_busy_timeout(db, DICT_SQLITE_BUSY_MS);
 	return db;
 }
 
 static void
 dict_sqlite_disconnect(void *conn)
 {
-	sqlite3_close(conn);
+	dl_sqlite3_close(conn);
 }
 
 static int
@@ -64,10 +92,10 @@ dict_sqlite_quote(void *ctx, struct buf *out, const char *str, size_t len,
 		buf_set(why, "value too long to quote");
 		return -1;
 	}
-	if ((q = sqlite3_mprintf("%.*q", (int)len, str)) == NULL)
+	if ((q = dl_sqlite3_mprintf("%.*q", (int)len, str)) == NULL)
 		msg_fatal("out of memory");
 	buf_puts(out, q);
-	sqlite3_free(q);
+	dl_sqlite3_free(q);
 	return 0;
 }
 
@@ -92,9 +120,9 @@ dict_sqlite_query(struct dict_sql *t, void *conn, const char *sql,
 		buf_set(why, "query too long");
 		return DICT_SQL_EQUERY;
 	}
-	rc = sqlite3_prepare_v2(db, sql, (int)len, &stmt, &tail);
+	rc = dl_sqlite3_prepare_v2(db, sql, (int)len, &stmt, &tail);
 	if (rc != SQLITE_OK) {
-		buf_printf(why, "query failed: %s", sqlite3_errmsg(db));
+		buf_printf(why, "query failed: %s", dl_sqlite3_errmsg(db));
 		goto out;
 	}
 	if (stmt == NULL) {
@@ -105,20 +133,20 @@ dict_sqlite_query(struct dict_sql *t, void *conn, const char *sql,
 		buf_set(why, "query failed: more than one statement");
 		goto out;
 	}
-	if (!sqlite3_stmt_readonly(stmt)) {
+	if (!dl_sqlite3_stmt_readonly(stmt)) {
 		buf_set(why, "query failed: not a read-only statement");
 		goto out;
 	}
-	ncol = sqlite3_column_count(stmt);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	ncol = dl_sqlite3_column_count(stmt);
+	while ((rc = dl_sqlite3_step(stmt)) == SQLITE_ROW) {
 		for (i = 0; i < ncol; i++) {
 			const unsigned char *text;
 			int n;
 
-			if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
+			if (dl_sqlite3_column_type(stmt, i) == SQLITE_NULL)
 				continue;
-			text = sqlite3_column_text(stmt, i);
-			n = sqlite3_column_bytes(stmt, i);
+			text = dl_sqlite3_column_text(stmt, i);
+			n = dl_sqlite3_column_bytes(stmt, i);
 			if (text == NULL)
 				msg_fatal("out of memory");
 			if (dict_sql_result_add(res, (const char *)text,
@@ -130,12 +158,12 @@ dict_sqlite_query(struct dict_sql *t, void *conn, const char *sql,
 		}
 	}
 	if (rc != SQLITE_DONE) {
-		buf_printf(why, "query failed: %s", sqlite3_errmsg(db));
+		buf_printf(why, "query failed: %s", dl_sqlite3_errmsg(db));
 		goto out;
 	}
 	st = DICT_SQL_OK;
 out:
-	sqlite3_finalize(stmt);
+	dl_sqlite3_finalize(stmt);
 	return st;
 }
 
@@ -171,6 +199,8 @@ dict_sqlite_open(const char *name, int open_flags, int dict_flags,
 {
 	struct dict_sql *t;
 
+	if (dict_dl_load(&dict_sqlite_dl, why) < 0)
+		return NULL;
 	t = dict_sql_open(&dict_sqlite_ops, &dict_sqlite_backend, name,
 	    open_flags, dict_flags, why);
 	return t ? &t->d : NULL;
