@@ -14,7 +14,10 @@ their trees removed at teardown, even when a test failed.
 stop()/start() keep the port and the data directory, so a test can take
 the server away under a running client and bring it back. The pytest
 fixtures `mariadb` and `postgresql` share one server per session and make
-sure it is running again before each test that uses it.
+sure it is running again before each test that uses it; `mariadb2` and
+`postgresql2` are second servers of the same kinds (for failover between
+two live hosts) whose rows have the same keys and other values
+(SECOND_ROWS), so that an answer shows which server gave it.
 
 Standard library only; needs the mariadb-server and postgresql packages.
 """
@@ -47,6 +50,8 @@ ROWS = [
 DOMAINS = [
     ("example.com", "relay:[mx.example.com]"),
 ]
+# The second servers: the same keys, every value marked.
+SECOND_ROWS = [(email, "second-" + dest) for email, dest in ROWS]
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 START_TIMEOUT = 60
@@ -60,9 +65,9 @@ def _sql_str(s, backslash):
     return "'" + s + "'"
 
 
-def _rows_sql(backslash):
+def _rows_sql(backslash, rows):
     out = []
-    for email, dest in ROWS:
+    for email, dest in rows:
         out.append(f"INSERT INTO users VALUES ({_sql_str(email, backslash)}, "
                    f"{_sql_str(dest, backslash)});")
     for name, transport in DOMAINS:
@@ -78,7 +83,8 @@ class Server:
     name = "server"
     account = None          # the Unix account to run as when root
 
-    def __init__(self):
+    def __init__(self, rows=None):
+        self.rows = ROWS if rows is None else rows
         self.dir = tempfile.mkdtemp(prefix=f"petrel-{self.name}-")
         os.chmod(self.dir, 0o755)
         self.port = harness.free_port()
@@ -180,8 +186,8 @@ class MariaDB(Server):
     account = "mysql"
     stop_signal = signal.SIGTERM
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, rows=None):
+        super().__init__(rows)
         self.datadir = os.path.join(self.dir, "data")
         self.socket = os.path.join(self.dir, "mysqld.sock")
         argv = ["mariadb-install-db", "--no-defaults",
@@ -228,6 +234,12 @@ class MariaDB(Server):
                           "--batch", "--skip-column-names"],
                          input=sql).stdout
 
+    def user_connections(self):
+        """How many connections DBUSER has open now."""
+        return int(self.client(
+            "SELECT COUNT(*) FROM information_schema.processlist "
+            f"WHERE user = '{DBUSER}';"))
+
     def setup_sql(self):
         pw = _sql_str(PASSWORD, True)
         return f"""
@@ -239,7 +251,7 @@ GRANT SELECT ON {DBNAME}.* TO '{DBUSER}'@'127.0.0.1';
 USE {DBNAME};
 CREATE TABLE users (email VARCHAR(255) NOT NULL, dest VARCHAR(255));
 CREATE TABLE domains (name VARCHAR(255) NOT NULL, transport VARCHAR(255));
-{_rows_sql(True)}
+{_rows_sql(True, self.rows)}
 """
 
 
@@ -253,8 +265,8 @@ class PostgreSQL(Server):
     account = "postgres"
     stop_signal = signal.SIGINT        # fast shutdown
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, rows=None):
+        super().__init__(rows)
         self.datadir = os.path.join(self.dir, "data")
         self.sockdir = os.path.join(self.dir, "sock")
         os.mkdir(self.sockdir)
@@ -300,6 +312,12 @@ class PostgreSQL(Server):
                           "-p", str(self.port), "-U", "postgres",
                           "-d", db, "-At"], input=sql).stdout
 
+    def user_connections(self):
+        """How many connections DBUSER has open now."""
+        return int(self.client(
+            "SELECT count(*) FROM pg_stat_activity "
+            f"WHERE usename = '{DBUSER}';", db="postgres"))
+
     def setup_sql(self):
         return (f"CREATE USER {DBUSER} PASSWORD "
                 f"{_sql_str(PASSWORD, False)};\n"
@@ -309,14 +327,14 @@ class PostgreSQL(Server):
         return f"""
 CREATE TABLE users (email TEXT NOT NULL, dest TEXT);
 CREATE TABLE domains (name TEXT NOT NULL, transport TEXT);
-{_rows_sql(False)}
+{_rows_sql(False, self.rows)}
 GRANT SELECT ON users, domains TO {DBUSER};
 """
 
 
-def _session_server(cls, request):
+def _session_server(cls, request, rows=None):
     try:
-        srv = cls()
+        srv = cls(rows)
     except FileNotFoundError as e:
         pytest.skip(f"{cls.name} is not installed: {e}")
     request.addfinalizer(srv.cleanup)
@@ -333,20 +351,45 @@ def postgresql_session(request):
     return _session_server(PostgreSQL, request)
 
 
+@pytest.fixture(scope="session")
+def mariadb2_session(request):
+    return _session_server(MariaDB, request, SECOND_ROWS)
+
+
+@pytest.fixture(scope="session")
+def postgresql2_session(request):
+    return _session_server(PostgreSQL, request, SECOND_ROWS)
+
+
+def _running(srv):
+    """Running before and after a test (which may stop and start it)."""
+    srv.ensure_running()
+    yield srv
+    srv.ensure_running()
+
+
 @pytest.fixture
 def mariadb(mariadb_session):
     """The session's MariaDB, running (a test may stop and start it)."""
-    mariadb_session.ensure_running()
-    yield mariadb_session
-    mariadb_session.ensure_running()
+    yield from _running(mariadb_session)
 
 
 @pytest.fixture
 def postgresql(postgresql_session):
     """The session's PostgreSQL, running (a test may stop and start it)."""
-    postgresql_session.ensure_running()
-    yield postgresql_session
-    postgresql_session.ensure_running()
+    yield from _running(postgresql_session)
+
+
+@pytest.fixture
+def mariadb2(mariadb2_session):
+    """A second MariaDB (SECOND_ROWS), running."""
+    yield from _running(mariadb2_session)
+
+
+@pytest.fixture
+def postgresql2(postgresql2_session):
+    """A second PostgreSQL (SECOND_ROWS), running."""
+    yield from _running(postgresql2_session)
 
 
 def dead_port():

@@ -12,12 +12,17 @@ domain, quotes, backslashes, SQL injection attempts and invalid UTF-8 in
 keys, UNIX sockets, failover from a dead host, all hosts down, a wrong
 password, a connection killed by the server (reopened once, silently), a
 server stopped and started under a running process (lookups fail, then
-work again without a restart).
+work again without a restart), failover between two live servers when
+the one in use stops (dbservers.py's second servers), and proxy:mysql:
+/ proxy:pgsql: through a real proxymap (one process and one database
+connection for 20 concurrent clients, an outage seen as a temporary
+failure, recovery without a proxymap restart).
 """
 
 import glob
 import os
 import subprocess
+import threading
 import time
 import urllib.parse
 
@@ -27,6 +32,9 @@ import dbservers
 import harness
 from dbservers import mariadb, mariadb_session  # noqa: F401 (fixtures)
 from dbservers import postgresql, postgresql_session  # noqa: F401
+from dbservers import mariadb2, mariadb2_session  # noqa: F401
+from dbservers import postgresql2, postgresql2_session  # noqa: F401
+from test_proxy import Proxy
 
 EX_TEMPFAIL = 75
 Q_USERS = "SELECT dest FROM users WHERE email = '%s'"
@@ -51,8 +59,9 @@ class Backend:
         self.unix = f"unix:{server.socket}"
         self.count = 0
 
-    def cf(self, hosts=None, **params):
-        """Write a configuration file; returns "type:/path"."""
+    def cf(self, hosts=None, dir=None, **params):
+        """Write a configuration file (in dir, else the test's tmp_path);
+        returns "type:/path"."""
         values = {
             "hosts": hosts or self.tcp,
             "user": dbservers.DBUSER,
@@ -62,7 +71,8 @@ class Backend:
         }
         values.update(params)
         self.count += 1
-        path = os.path.join(str(self.tmp), f"{self.type}-{self.count}.cf")
+        path = os.path.join(dir or str(self.tmp),
+                            f"{self.type}-{self.count}.cf")
         with open(path, "w") as f:
             f.write("# written by test_sql.py\n")
             for name, value in values.items():
@@ -342,6 +352,160 @@ def test_outage_and_recovery(db):
     assert client.ask("nobody@example.com") == "NOTFOUND"
     assert client.proc.pid == pid and client.proc.poll() is None
     assert client.close() == 0
+
+
+def test_failover_live(db, request):
+    """Two live servers with different values for the same keys: a
+    long-running process uses one; when that one stops, the next lookup
+    is answered by the other, in the same process. Once the first is back
+    and its retry_interval has passed, it is used again (hosts keep the
+    order fixed at open time)."""
+    other = request.getfixturevalue("mariadb2" if db.type == "mysql"
+                                    else "postgresql2")
+    other_tcp = f"inet:127.0.0.1:{other.port}"
+    table = db.cf(hosts=f"{db.tcp} {other_tcp}", retry_interval="1s")
+    servers = {
+        "FOUND joe@mail.example.org": (db.server, db.tcp,
+                                       "FOUND a@x.org,b@x.org"),
+        "FOUND second-joe@mail.example.org": (
+            other, other_tcp, "FOUND second-a@x.org,second-b@x.org"),
+    }
+    client = db.interactive(table)
+    pid = client.proc.pid
+    first = client.ask("joe@example.com")
+    assert first in servers, client.errors()
+    # It keeps to the host it has a connection to.
+    for _ in range(3):
+        assert client.ask("joe@example.com") == first
+    srv, host, first_list = servers[first]
+    (second,) = set(servers) - {first}
+    second_list = servers[second][2]
+
+    srv.stop()
+    assert client.ask("joe@example.com") == second, client.errors()
+    t_dead = time.monotonic()   # the host is skipped until 1 s after
+    assert client.ask("nobody@example.com") == "NOTFOUND"
+    assert client.ask("list@example.com") == second_list
+    assert client.proc.pid == pid and client.proc.poll() is None
+    assert f"warning: table {table}: host {host}: " in client.errors()
+    assert "; not using it for 1 seconds" in client.errors()
+
+    srv.start()
+    time.sleep(max(0.0, t_dead + 1.2 - time.monotonic()))
+    assert client.ask("list@example.com") == first_list, client.errors()
+    assert client.ask("joe@example.com") == first
+    assert client.proc.pid == pid
+    assert client.close() == 0
+
+
+def _tcp_connections(pid, port):
+    """Established TCP connections from process pid to 127.0.0.1:port."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(int(link[8:-1]))
+    want = f"0100007F:{port:04X}"
+    n = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if (fields[2] == want and fields[3] == "01"
+                    and int(fields[9]) in inodes):
+                n += 1
+    return n
+
+
+PROXY_KEYS = {
+    "joe@example.com": "FOUND joe@mail.example.org",
+    "nobody@example.com": "NOTFOUND",
+    "list@example.com": "FOUND a@x.org,b@x.org",
+    "o'brien@example.com": "FOUND ob@x.org",
+    "x' OR '1'='1": "NOTFOUND",
+}
+
+
+def test_through_proxy(db, instance):
+    """proxy:mysql:/x.cf (proxy:pgsql:) through a real proxymap: answers;
+    20 concurrent clients share one proxymap process and one database
+    connection; the database going away is a temporary failure, and its
+    return is noticed by the same proxymap process."""
+    table = db.cf(dir=instance.etc, retry_interval="1s")
+    p = Proxy(instance, extra_read_maps=table)
+    ptable = f"proxy:{table}"
+
+    r = p.query(ptable, "joe@example.com")
+    assert (r.returncode, r.stdout) == (0, "joe@mail.example.org\n"), \
+        r.stderr
+    r = p.query(ptable, "nobody@example.com")
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", "")
+    r = p.query(ptable, "list@example.com")
+    assert (r.returncode, r.stdout) == (0, "a@x.org,b@x.org\n"), r.stderr
+    pids = p.service_pids("proxymap")
+    assert len(pids) == 1, pids
+    pid = pids[0]
+
+    # 20 clients, each with its own proxymap connection, all asking at
+    # once; every one stays connected while the connections are counted.
+    keys = list(PROXY_KEYS) * 20
+    procs = [p.interactive(ptable) for _ in range(20)]
+    guard = threading.Timer(120, lambda: [q.kill() for q in procs])
+    guard.start()
+    try:
+        for proc in procs:
+            proc.stdin.write("".join(k + "\n" for k in keys))
+            proc.stdin.flush()
+        for n, proc in enumerate(procs):
+            for key in keys:
+                line = proc.stdout.readline().rstrip("\n")
+                assert line == PROXY_KEYS[key], (n, key, line)
+        assert all(proc.poll() is None for proc in procs)
+        assert p.service_pids("proxymap") == [pid]
+        # Connections of processes gone (earlier tests) may take a
+        # moment to leave the server's list.
+        count = harness.wait_for(
+            lambda: db.server.user_connections() == 1, 30)
+        assert count, f"{db.server.user_connections()} database " \
+            "connections for one proxymap process"
+        assert _tcp_connections(pid, db.server.port) == 1
+    finally:
+        guard.cancel()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.stdin.close()
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+            proc.stdout.close()
+            proc.stderr.close()
+    assert [proc.returncode for proc in procs] == [0] * 20
+
+    # The database goes away: a temporary failure, never "not found".
+    db.server.stop()
+    for key in ("joe@example.com", "nobody@example.com"):
+        r = p.query(ptable, key)
+        assert (r.returncode, r.stdout) == (EX_TEMPFAIL, ""), r.stderr
+        assert f"table {table}: no database server is available" \
+            in r.stderr
+    # It comes back: the same proxymap process answers again.
+    db.server.start()
+    assert harness.wait_for(
+        lambda: p.query(ptable, "joe@example.com").returncode == 0, 30,
+        interval=0.3)
+    r = p.query(ptable, "joe@example.com")
+    assert (r.returncode, r.stdout) == (0, "joe@mail.example.org\n"), \
+        r.stderr
+    r = p.query(ptable, "nobody@example.com")
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", "")
+    assert p.service_pids("proxymap") == [pid]
+    assert not instance.grep(r"proxymap\[\d+\]: (fatal|panic):")
 
 
 # ---- petrel map -q ---------------------------------------------------------
