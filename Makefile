@@ -17,7 +17,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 INSTALL_BUILD ?= build-install
 FUZZ_BUILD ?= build-fuzz
-FUZZ_TARGETS = attr mastercf maincf pattern rec addr_list smtp_syntax haproxy smtpd_cmd
+FUZZ_TARGETS = attr mastercf maincf pattern rec addr_list smtp_syntax haproxy smtpd_cmd smtpd_policy
 FUZZ_RUNS ?= 50000
 PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 

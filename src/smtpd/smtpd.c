@@ -103,6 +103,7 @@ smtpd_reset(struct smtpd_state *st)
 	st->ret = NULL;
 	st->body_type = NULL;
 	st->size_hint = 0;
+	st->eod_size = 0;
 	st->smtputf8 = false;
 	for (i = 0; i < st->nrcpts; i++) {
 		free(st->rcpts[i].addr);

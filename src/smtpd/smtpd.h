@@ -22,6 +22,7 @@
  *	smtpd_check_access.c  access(5) tables,
  *	smtpd_check_addr.c    address classes and recipient tables,
  *	smtpd_check_dns.c     DNS lists and unknown names,
+ *	smtpd_check_policy.c  policy servers (check_policy_service),
  *	smtpd_check_parse.c   list parsing and reply formatting (pure)
  *	smtpd_dns.c	blocking DNS lookups on a private event base
  *	smtpd_rewrite.c	local_header_rewrite_clients: local or remote
@@ -131,6 +132,8 @@ struct smtpd_state {
 	const char *ret;		/* "full", "hdrs" or NULL */
 	const char *body_type;		/* "7BIT", "8BITMIME" or NULL */
 	long size_hint;			/* SIZE=, 0 when not given */
+	long eod_size;			/* content bytes, set at end of
+					 * data (for policy servers) */
 	bool smtputf8;			/* SMTPUTF8 given at MAIL */
 	struct smtpd_rcpt *rcpts;
 	size_t nrcpts, rcpts_cap;

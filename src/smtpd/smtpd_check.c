@@ -30,8 +30,9 @@
  *
  * The restrictions themselves are here (generic ones), in
  * smtpd_check_access.c (access tables), smtpd_check_addr.c (address
- * classes, recipient tables) and smtpd_check_dns.c (DNS lists, unknown
- * names); smtpd_check_parse.c parses lists and formats replies.
+ * classes, recipient tables), smtpd_check_dns.c (DNS lists, unknown
+ * names) and smtpd_check_policy.c (policy servers); smtpd_check_parse.c
+ * parses lists and formats replies.
  *
  * A table that fails is a temporary failure ("451 4.3.0 <x>: Temporary
  * lookup failure"), never "not found". A mistake in a restriction list
@@ -138,17 +139,31 @@ check_table_find(void *ctx, const char *name, struct buf *why)
 
 static bool check_startup_true = true;
 static bool check_startup_false = false;
+static struct check_policy *check_policy_find_cb(void *ctx, const char *arg,
+    struct buf *why);
 
 static const struct check_parser check_init_parser = {
 	.class_find = check_class_find,
 	.table_find = check_table_find,
+	.policy_find = check_policy_find_cb,
 	.ctx = &check_startup_true,
 };
 const struct check_parser check_run_parser = {
 	.class_find = check_class_find,
 	.table_find = check_table_find,
+	.policy_find = check_policy_find_cb,
 	.ctx = &check_startup_false,
 };
+
+/* Policy servers, as tables: registered at startup only. */
+static struct check_policy *
+check_policy_find_cb(void *ctx, const char *arg, struct buf *why)
+{
+	const bool *startup = ctx;
+
+	return check_policy_find(arg, *startup ? &check_init_parser : NULL,
+	    why);
+}
 
 static enum check_tempfail
 check_tempfail_param(const char *param, const char *value)
@@ -337,6 +352,7 @@ smtpd_check_session_end(struct smtpd_state *st)
 	buf_fini(&cs->dip_sender.reply);
 	htable_free(cs->resolved, check_resolved_free);
 	htable_free(cs->dns, check_dns_free);
+	free(cs->policy_instance);
 	free(cs);
 	st->check = NULL;
 }
@@ -352,6 +368,8 @@ smtpd_check_reset(struct smtpd_state *st)
 	cs->sender = NULL;
 	cs->dip_sender.active = false;
 	cs->sender_maps_ok = false;
+	free(cs->policy_instance);		/* a new transaction */
+	cs->policy_instance = NULL;
 }
 
 /* ---- evaluation helpers -------------------------------------------------- */
@@ -689,6 +707,8 @@ check_item(struct check_eval *ev, const struct check_item *it,
 	case CHK_RHSBL_RECIPIENT:
 	case CHK_DNSWL_CLIENT:
 		return check_dns_restriction(ev, it);
+	case CHK_POLICY_SERVICE:
+		return check_policy_restriction(ev, it, name, class, kind);
 	}
 	msg_panic("check_item: restriction %s (%d)", it->def->name,
 	    (int)it->def->id);

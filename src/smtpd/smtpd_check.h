@@ -11,6 +11,7 @@
  *	smtpd_check_access.c	access(5) tables
  *	smtpd_check_addr.c	address classes and recipient tables
  *	smtpd_check_dns.c	restrictions that ask the DNS
+ *	smtpd_check_policy.c	check_policy_service (policy servers)
  *	smtpd_dns.c		the process's resolver
  *
  * A restriction list ("permit_mynetworks, check_client_access
@@ -33,6 +34,7 @@
 #include "buf.h"
 
 struct argv;
+struct check_policy;
 struct dict;
 struct dns_reply;
 struct htable;
@@ -78,12 +80,14 @@ enum check_id {
 	CHK_RHSBL_SENDER,
 	CHK_RHSBL_RECIPIENT,
 	CHK_DNSWL_CLIENT,
+	CHK_POLICY_SERVICE,
 };
 
 /* check_def flags */
 #define CHECK_F_TABLE	(1 << 0)	/* argument: a type:name table */
 #define CHECK_F_DNSXL	(1 << 1)	/* argument: domain[=d.d.d.d] */
 #define CHECK_F_RELAY	(1 << 2)	/* refuses relaying by default */
+#define CHECK_F_POLICY	(1 << 3)	/* argument: a policy server */
 
 struct check_def {
 	const char *name;
@@ -127,6 +131,7 @@ struct check_item {
 	struct dict *table;		/* CHECK_F_TABLE */
 	char *table_name;		/* CHECK_F_TABLE: "type:name" */
 	struct check_dnsxl *dnsxl;	/* CHECK_F_DNSXL */
+	struct check_policy *policy;	/* CHECK_F_POLICY */
 };
 
 struct check_list {
@@ -139,11 +144,14 @@ struct check_list {
  * How the parser finds restriction classes and tables. class_find
  * returns the class called name (any case) or NULL; table_find returns
  * the table, or NULL with why set (at run time only tables that were
- * opened at startup are available).
+ * opened at startup are available); policy_find does the same for the
+ * argument of check_policy_service (NULL: not available).
  */
 struct check_parser {
 	struct check_list *(*class_find)(void *ctx, const char *name);
 	struct dict *(*table_find)(void *ctx, const char *name,
+	    struct buf *why);
+	struct check_policy *(*policy_find)(void *ctx, const char *arg,
 	    struct buf *why);
 	void *ctx;
 };
@@ -301,6 +309,7 @@ struct check_session {
 	struct buf reply;		/* what smtpd_check_*() returns */
 	struct htable *resolved;	/* address -> struct check_resolved */
 	struct htable *dns;		/* "type:name" -> struct dns_reply */
+	char *policy_instance;		/* of the transaction, or NULL */
 };
 
 /* One evaluation: the restrictions of one command. */
@@ -410,6 +419,31 @@ enum check_result check_list_run(struct check_eval *ev,
 /* check_{client,reverse_client_hostname,helo,etrn,sender,recipient}_access */
 enum check_result check_access_restriction(struct check_eval *ev,
     const struct check_item *it);
+/*
+ * Act on an access(5) result value that table (a table or policy
+ * server name, for messages) gave about name: permit, refuse, defer,
+ * HOLD, PREPEND, ..., or run the restrictions it names. allow_ok false:
+ * OK is only logged (the unverified client name).
+ */
+enum check_result check_access_result(struct check_eval *ev,
+    const char *table, const char *value, const char *name,
+    const char *class, enum check_kind kind, bool allow_ok);
+
+/* ---- policy servers (smtpd_check_policy.c) ----------------------------- */
+
+/*
+ * The server of a check_policy_service argument (as written: a server
+ * name or "{ server, settings }"). Servers are set up once at startup:
+ * with startup set (the parser that may open tables and servers, for
+ * its default_action) an unknown argument is parsed and registered;
+ * without, only registered ones are found. NULL with why set.
+ */
+struct check_policy *check_policy_find(const char *arg,
+    const struct check_parser *startup, struct buf *why);
+/* check_policy_service: ask the server, apply its action. */
+enum check_result check_policy_restriction(struct check_eval *ev,
+    const struct check_item *it, const char *name, const char *class,
+    enum check_kind kind);
 
 /* ---- addresses (smtpd_check_addr.c) ------------------------------------ */
 

@@ -102,8 +102,8 @@ check_access_refuse(struct check_eval *ev, int which, int code,
 	return rc;
 }
 
-/* Act on what an access table said about name. */
-static enum check_result
+/* Act on what an access table (or policy server) said about name. */
+enum check_result
 check_access_result(struct check_eval *ev, const char *table,
     const char *value, const char *name, const char *class,
     enum check_kind kind, bool allow_ok)

@@ -83,6 +83,7 @@ static const struct check_def check_defs[] = {
 	{ "reject_rhsbl_sender", CHK_RHSBL_SENDER, CHECK_F_DNSXL },
 	{ "reject_rhsbl_recipient", CHK_RHSBL_RECIPIENT, CHECK_F_DNSXL },
 	{ "permit_dnswl_client", CHK_DNSWL_CLIENT, CHECK_F_DNSXL },
+	{ "check_policy_service", CHK_POLICY_SERVICE, CHECK_F_POLICY },
 };
 
 const struct check_def *
@@ -266,7 +267,21 @@ check_parse_arg(const struct check_def *def, const char **cp,
 		*cp = "";
 		buf_printf(why, "restriction %s needs %s", def->name,
 		    (def->flags & CHECK_F_TABLE) ? "a table (type:name)" :
-		    "a DNS list domain");
+		    (def->flags & CHECK_F_POLICY) ? "a policy server "
+		    "(inet:host:port or unix:pathname)" : "a DNS list domain");
+		goto out;
+	}
+	if (def->flags & CHECK_F_POLICY) {
+		buf_init(&twhy, 64);
+		if (p->policy_find == NULL)
+			buf_set(&twhy, "policy servers are not available here");
+		else
+			item->policy = p->policy_find(p->ctx, arg.data, &twhy);
+		if (item->policy == NULL)
+			buf_printf(why, "restriction %s: %s", def->name,
+			    twhy.data);
+		buf_fini(&twhy);
+		ok = item->policy != NULL;
 		goto out;
 	}
 	if (def->flags & CHECK_F_DNSXL) {
@@ -319,7 +334,8 @@ check_list_parse(const char *name, const char *value,
 				    word.data);
 				goto bad;
 			}
-		} else if (item.def->flags & (CHECK_F_TABLE | CHECK_F_DNSXL)) {
+		} else if (item.def->flags & (CHECK_F_TABLE | CHECK_F_DNSXL
+		    | CHECK_F_POLICY)) {
 			if (!check_parse_arg(item.def, &cp, &item, p, why))
 				goto bad;
 		}
@@ -341,7 +357,7 @@ check_list_free(struct check_list *l)
 	for (size_t i = 0; i < l->count; i++) {
 		check_dnsxl_free(l->items[i].dnsxl);
 		free(l->items[i].table_name);
-		/* Tables belong to smtpd_check.c's registry. */
+		/* Tables and policy servers belong to their registries. */
 	}
 	free(l->items);
 	free(l->name);

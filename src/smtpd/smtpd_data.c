@@ -295,6 +295,7 @@ smtpd_msg_finish(struct smtpd_state *st)
 		smtpd_reset(st);
 		return -1;
 	}
+	st->eod_size = m->size;
 	if ((reply = smtpd_check_eod(st)) != NULL) {
 		smtpd_error(st, "%s", reply);
 		smtpd_reset(st);
