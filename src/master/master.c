@@ -116,6 +116,7 @@ master_sig_event(evutil_socket_t sig, short what, void *ctx)
 		msg_error_reset();
 		old_limit = msg_error_limit(0);
 		rc = master_config_load(false);
+		msg_error_reset();
 		(void)msg_error_limit(old_limit);
 		if (rc < 0) {
 			msg_warn("reload failed: keeping the running "

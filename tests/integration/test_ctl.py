@@ -20,7 +20,7 @@ import stat
 import pytest
 
 from harness import (MASTER_LOG_RE, QUEUE_DIR_MODES, free_port,
-                     port_listening)
+                     port_listening, wait_for)
 
 EX_CONFIG = 78
 
@@ -382,6 +382,24 @@ def test_override_referenced_with_dollar_is_accepted(instance):
         assert c.greeting()["tag"] == "ok"
 
 
+def test_class_named_only_in_override_is_accepted(instance):
+    """A restriction class defined in main.cf and named only in one
+    service's -o smtpd_restriction_classes (a submission service's
+    "mua" classes) is used, not unknown; an undefined one still is."""
+    instance.append_main("myclass = permit_mynetworks, reject\n")
+    instance.add_inet("test-single", "tag=ok",
+                      opts={"smtpd_restriction_classes": "myclass",
+                            "smtpd_recipient_restrictions":
+                            "myclass,reject"})
+    r = instance.petrel("check")
+    assert r.returncode == 0, output(instance, r)
+    line = instance.append_main("otherclass = reject\n")
+    r = instance.petrel("check")
+    assert r.returncode == EX_CONFIG, output(instance, r)
+    assert re.search(rf"main\.cf, line {line}: unused parameter: "
+                     r"otherclass=reject", r.stderr), r.stderr
+
+
 def test_reload_refuses_bad_override(instance):
     port = instance.add_inet("test-single", "tag=old")
     instance.start()
@@ -488,8 +506,13 @@ def test_sighup_with_broken_config_keeps_running(instance, which):
     instance.replace_service(name, "test-single", "tag=new")
     os.kill(master, signal.SIGHUP)
     assert instance.wait_log(MASTER_LOG_RE + "reload -- "), "no reload"
-    with instance.connect(port) as c:
-        assert c.greeting()["tag"] == "new"
+
+    # The old idle child may take one more client before it sees the
+    # SIGHUP master passed on (it exits once idle); then only new ones.
+    def new_tag():
+        with instance.connect(port) as c:
+            return c.greeting()["tag"] == "new"
+    assert wait_for(new_tag, 10), "the old program still serves"
 
 
 def test_sighup_with_many_errors_keeps_running(instance):
@@ -516,7 +539,7 @@ def test_sighup_with_many_errors_keeps_running(instance):
 
 # ---- start-up errors of a child ------------------------------------------------
 
-@pytest.mark.parametrize("breakage", ["value", "syntax", "option"])
+@pytest.mark.parametrize("breakage", ["value", "syntax", "many", "option"])
 def test_child_startup_error_reaches_maillog(instance, breakage):
     """A child that cannot start says why in the maillog (master's stderr,
     where it used to go, is /dev/null once master has detached), not just
@@ -534,6 +557,14 @@ def test_child_startup_error_reaches_maillog(instance, breakage):
     elif breakage == "syntax":
         line = instance.append_main("this line is broken\n")
         want = (rf"error: {re.escape(instance.main_cf)}, line {line}: "
+                r"missing '=' after parameter name")
+        status = EX_CONFIG
+    elif breakage == "many":
+        # More errors than msg_error()'s limit of a dozen: the last one
+        # still reaches the log, and the exit says configuration error.
+        line = instance.append_main("".join(f"broken line {i}\n"
+                                            for i in range(20)))
+        want = (rf"error: {re.escape(instance.main_cf)}, line {line + 19}: "
                 r"missing '=' after parameter name")
         status = EX_CONFIG
     else:

@@ -837,6 +837,19 @@ conf_transport_param(const char *name, const struct argv *services)
 	return false;
 }
 
+/* Each name of a smtpd_restriction_classes value counts as used. */
+static void
+conf_class_names(struct htable *refs, const char *value)
+{
+	struct argv *names = argv_split(value, ", \t\r\n");
+	size_t i;
+
+	for (i = 0; i < names->argc; i++)
+		if (htable_get(refs, names->argv[i]) == NULL)
+			htable_put(refs, names->argv[i], conf_busy);
+	argv_free(names);
+}
+
 /*
  * The restriction classes that smtpd_restriction_classes names are
  * parameters of their own ("class = restrictions"), used by smtpd.
@@ -845,37 +858,43 @@ static void
 conf_class_refs(const struct conf *c, struct htable *refs)
 {
 	struct buf value, why;
-	struct argv *names;
-	size_t i;
 
 	buf_init(&value, 64);
 	buf_init(&why, 64);
-	if (conf_eval(c, "smtpd_restriction_classes", &value, &why) == 0) {
-		names = argv_split(value.data, ", \t\r\n");
-		for (i = 0; i < names->argc; i++)
-			if (htable_get(refs, names->argv[i]) == NULL)
-				htable_put(refs, names->argv[i], conf_busy);
-		argv_free(names);
-	}
+	if (conf_eval(c, "smtpd_restriction_classes", &value, &why) == 0)
+		conf_class_names(refs, value.data);
 	buf_fini(&value);
 	buf_fini(&why);
 }
 
 /*
  * The names that something refers to: $name in a value of c or in
- * extra_values, and the restriction classes. The caller frees the table
- * with htable_free(refs, NULL).
+ * extra_values (master.cf's "name=value" overrides), and the
+ * restriction classes, of main.cf or of an override (a class defined
+ * in main.cf may be named in -o smtpd_restriction_classes only). The
+ * caller frees the table with htable_free(refs, NULL).
  */
 static struct htable *
 conf_refs_new(const struct conf *c, const struct argv *extra_values)
 {
+	static const char classes[] = "smtpd_restriction_classes";
 	struct htable *refs = htable_new(64);
-	size_t i;
+	const char *v;
+	size_t i, n;
 
 	for (i = 0; i < c->count; i++)
 		conf_scan_refs(refs, c->ents[i]->value);
-	for (i = 0; extra_values != NULL && i < extra_values->argc; i++)
-		conf_scan_refs(refs, extra_values->argv[i]);
+	for (i = 0; extra_values != NULL && i < extra_values->argc; i++) {
+		v = extra_values->argv[i];
+		conf_scan_refs(refs, v);
+		n = strlen(classes);
+		if (strncmp(v, classes, n) == 0) {
+			for (v += n; conf_is_space((unsigned char)*v); v++)
+				;
+			if (*v == '=')
+				conf_class_names(refs, v + 1);
+		}
+	}
 	conf_class_refs(c, refs);
 	return refs;
 }

@@ -274,8 +274,13 @@ server_conf_retry(const struct server *srv, const char *config_dir,
 	struct buf why;
 
 	buf_init(&why, 64);
-	if (conf_load_some(config_dir, overrides, log_params) < 0
-	    || server_log_sinks(srv, &why) < 0)
+	/*
+	 * main.cf unreadable: the built-in log settings (syslog), and
+	 * stderr too, for whoever runs master in the foreground.
+	 */
+	if (conf_load_some(config_dir, overrides, log_params) < 0)
+		log_stderr(true);
+	if (server_log_sinks(srv, &why) < 0)
 		log_stderr(true);
 	/* The same errors again; do not let them count twice. */
 	msg_error_reset();
@@ -327,7 +332,7 @@ server_start(struct server *srv, int argc, char **argv,
 	struct argv *overrides;
 	const char *gen;
 	unsigned long gen_val;
-	int i, fd;
+	int i, fd, error_limit;
 
 	memset(srv, 0, sizeof(*srv));
 	srv->progname = progname;
@@ -348,10 +353,17 @@ server_start(struct server *srv, int argc, char **argv,
 		msg_fatal_status(EX_USAGE, "%s", server_usage_error
 		    ? server_usage_error : "must be run by master");
 
-	/* Quiet until the log is open: see the top of this file. */
+	/*
+	 * Quiet until the log is open: see the top of this file. However
+	 * many errors main.cf has, none may end the process before they
+	 * reach the log (msg_error's limit), so the limit waits too.
+	 */
 	log_stderr(false);
+	error_limit = msg_error_limit(0);
 	if (conf_load(config_dir, overrides) < 0)
 		server_conf_retry(srv, config_dir, overrides);
+	msg_error_reset();
+	(void)msg_error_limit(error_limit);
 	argv_free(overrides);
 	/* Table types that live above lib/dict (proxy:). */
 	mail_dict_init();
