@@ -6,8 +6,10 @@
  *	reject_rhsbl_client, _reverse_client,	a name or domain in a
  *	    _helo, _sender, _recipient		right-hand-side list
  *	reject_unknown_helo_hostname		no A, AAAA or MX record
- *	reject_unknown_sender_domain,		no MX, A or AAAA record
- *	    _recipient_domain
+ *	reject_unknown_sender_domain,		no MX, A or AAAA record, or
+ *	    _recipient_domain			a null MX (RFC 7505: 550
+ *						5.7.27 for a sender, 556
+ *						5.1.10 for a recipient)
  *	reject_unknown_client_hostname,		the client name lookups of
  *	    _reverse_client_hostname		smtpd_peer.c failed
  *
@@ -186,6 +188,12 @@ check_unknown_domain(struct check_eval *ev, const char *addr,
 	domain = at < len ? r->recipient + at + 1 : "";
 	if (*domain == 0 || check_dns_is_addr(domain))
 		return CHECK_DUNNO;
+	/* A null MX is the domain's own "no mail here": permanent. */
+	if (dns_null_mx(check_dns_cached(ev, domain, DNS_MX)))
+		return check_reject(ev, kind == CHECK_KIND_SENDER ? 550 : 556,
+		    kind == CHECK_KIND_SENDER ? "5.7.27" : "5.1.10", kind,
+		    "<%s>: %s rejected: Domain %s does not accept mail "
+		    "(nullMX)", addr, class, domain);
 	switch (check_dns_any(ev, domain, types, 3)) {
 	case DNS_OK:
 		return CHECK_DUNNO;

@@ -33,6 +33,8 @@ RECORDS = [
     "--mx-host=b.test,mx3.b.test,30",
     "--mx-host=b.test,mx1.b.test,10",
     "--mx-host=b.test,mx2.b.test,20",
+    # RFC 7505 null MX: kept, with an empty host.
+    "--mx-host=nullmx.test,.,0",
     "--txt-record=b.test,v=spf1 -all",
     "--txt-record=b.test,part1,part2",
     # PTR to a name whose address is another: not confirmed.
@@ -150,6 +152,7 @@ FOUND = [
     ("aaaa", "AAAA", "mail.b.test", ["2001:db8::20"]),
     ("mx sorted", "MX", "b.test",
      ["10 mx1.b.test", "20 mx2.b.test", "30 mx3.b.test"]),
+    ("null mx", "MX", "nullmx.test", ["0 "]),
     ("ptr v4", "PTR", "192.0.2.20", ["mail.b.test"]),
     ("ptr v6", "PTR", "2001:db8::20", ["mail.b.test"]),
     ("ptr arpa", "PTR", "20.2.0.192.in-addr.arpa", ["mail.b.test"]),

@@ -57,6 +57,9 @@ RECORDS = [
     "--host-record=mail.mx.test,192.0.2.25",
     "--host-record=a-only.test,192.0.2.26",
     "--host-record=aaaa-only.test,2001:db8::26",
+    # RFC 7505: "MX 0 ." says the domain accepts no mail.
+    "--mx-host=nullmx.test,.,0",
+    "--host-record=nullmx.test,192.0.2.27",
 ]
 
 
@@ -380,6 +383,14 @@ UNKNOWN = [
      "450 4.1.8 <joe@nx.test>: Sender address rejected: Domain not found"),
     ("mx.test", "joe@mx.test", "x@nx.test",
      "450 4.1.2 <x@nx.test>: Recipient address rejected: Domain not found"),
+    # A null MX is permanent, whatever A records the domain has; it does
+    # not make a HELO name unknown.
+    ("nullmx.test", "joe@nullmx.test", "bob@localhost",
+     "550 5.7.27 <joe@nullmx.test>: Sender address rejected: Domain "
+     "nullmx.test does not accept mail (nullMX)"),
+    ("mx.test", "joe@mx.test", "x@nullmx.test",
+     "556 5.1.10 <x@nullmx.test>: Recipient address rejected: Domain "
+     "nullmx.test does not accept mail (nullMX)"),
 ]
 
 

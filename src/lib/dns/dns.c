@@ -280,8 +280,14 @@ query_parse(struct dns_query *q, const unsigned char *abuf, int alen)
 
 		if ((rc = ares_parse_mx_reply(abuf, alen, &mx)) != ARES_SUCCESS)
 			break;
-		for (m = mx; m != NULL; m = m->next)
-			query_add_host(q, m->priority, m->host);
+		for (m = mx; m != NULL; m = m->next) {
+			/* "." (the root): a null MX, see dns.h. */
+			if (m->host != NULL && (m->host[0] == 0
+			    || strcmp(m->host, ".") == 0))
+				query_add_rr(q, m->priority, "", 0);
+			else
+				query_add_host(q, m->priority, m->host);
+		}
 		ares_free_data(mx);
 		query_sort_mx(q);
 		break;
@@ -809,4 +815,11 @@ dns_lookup_sync(const char *servers, int timeout_ms, int tries,
 	dns_resolver_free(r);
 	event_base_free(base);
 	return reply;
+}
+
+bool
+dns_null_mx(const struct dns_reply *r)
+{
+	return r->type == DNS_MX && r->status == DNS_OK && r->nrrs == 1
+	    && r->rrs[0].len == 0;
 }

@@ -52,6 +52,11 @@ enum dns_status {
 #define DNS_MAX_RRS	100	/* records kept per reply */
 #define DNS_FCRDNS_MAX_NAMES 5	/* PTR names checked by dns_fcrdns() */
 
+/*
+ * An MX record whose host is the root (".") is kept with an empty host:
+ * a null MX (RFC 7505), the domain's way to say it accepts no mail.
+ * dns_null_mx() tells such a reply from one with real exchangers.
+ */
 struct dns_rr {
 	unsigned pref;		/* MX preference; 0 for other types */
 	size_t len;		/* bytes in data (TXT may contain NULs) */
@@ -68,6 +73,9 @@ struct dns_reply {
 	struct dns_rr *rrs;	/* DNS_OK: nrrs >= 1; MX sorted by pref */
 	size_t nrrs;
 };
+
+/* Is r an MX reply that is one null MX (RFC 7505 section 3)? */
+bool dns_null_mx(const struct dns_reply *r);
 
 /*
  * The reply belongs to the library and is valid only during the call;
