@@ -388,11 +388,8 @@ cleanup_headers_end(struct cleanup_state *st, bool blank_needed)
 	const char *to;
 
 	cleanup_header_flush(st);
-	if (!cleanup_adds_headers(st)) {
-		if (!(st->headers_seen & CLEANUP_HDR_MSGID))
-			msg_info("%s: message-id=<>", st->queue_id.data);
+	if (!cleanup_adds_headers(st))
 		goto done;
-	}
 	if (!(st->headers_seen & CLEANUP_HDR_DATE)) {
 		buf_set(&st->tmp, "Date: ");
 		time_fmt_rfc5322(&st->tmp, when);
@@ -415,9 +412,10 @@ cleanup_headers_end(struct cleanup_state *st, bool blank_needed)
 	if (!(st->headers_seen & CLEANUP_HDR_TO)
 	    && (to = cleanup_undisclosed_header()) != NULL)
 		cleanup_out_str(st, REC_TYPE_NORM, to);
-	msg_info("%s: message-id=%s", st->queue_id.data,
-	    st->message_id.data);
 done:
+	/* Every message, with or without one ("<>"), as Postfix logs. */
+	msg_info("%s: message-id=%s", st->queue_id.data,
+	    st->message_id.len > 0 ? st->message_id.data : "<>");
 	if (blank_needed)
 		cleanup_out(st, REC_TYPE_NORM, "", 0);
 }

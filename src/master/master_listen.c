@@ -100,6 +100,17 @@ master_same_addr(const struct master_serv *serv, const struct sockaddr *sa,
 	return false;
 }
 
+/* Does the IPv6 socket fd take IPv4 clients too? */
+static bool
+master_dual_stack(int fd)
+{
+	int v6only = 1;
+	socklen_t len = sizeof(v6only);
+
+	return getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) == 0
+	    && v6only == 0;
+}
+
 /*
  * Bind every address that host (NULL = wildcard) resolves to. With
  * dual_stack, IPv6 sockets also take IPv4 clients.
@@ -138,9 +149,10 @@ master_listen_inet_host(struct master_serv *serv, const char *host,
 			goto fail;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		/* A failure leaves the system's default: see the caller. */
 		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-			    sizeof(v6only));
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+			    &v6only, sizeof(v6only));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0
 		    || listen(fd, MASTER_LISTEN_BACKLOG) < 0) {
 			buf_printf(why, "bind %s port %s: %s", addr, port,
@@ -180,8 +192,12 @@ master_listen_inet(struct master_serv *serv, struct buf *why, int *status)
 		if (v6)
 			rc = master_listen_inet_host(serv, NULL, AF_INET6, v4,
 			    why, status);
-		/* No IPv6 on this host: the IPv4 wildcard alone. */
-		if (rc == 0 && v4 && serv->listen_count == 0)
+		/*
+		 * No IPv6 on this host, or a :: socket that would not take
+		 * IPv4 too: the IPv4 wildcard as well.
+		 */
+		if (rc == 0 && v4 && (serv->listen_count == 0
+		    || !master_dual_stack(serv->listen_fds[0])))
 			rc = master_listen_inet_host(serv, NULL, AF_INET,
 			    false, why, status);
 	} else if (hosts->argc == 1

@@ -24,8 +24,8 @@
  *			failed)
  *
  * Errors: every 4xx or 5xx reply to a command counts; once there are
- * more than smtpd_soft_error_limit errors each error reply waits
- * smtpd_error_sleep_time (tarpit), at smtpd_hard_error_limit the session
+ * smtpd_soft_error_limit errors every reply (not only error replies)
+ * waits smtpd_error_sleep_time (tarpit), at smtpd_hard_error_limit the session
  * ends with "421 4.7.0 Error: too many errors". NOOP, VRFY, ETRN and
  * RSET count as junk; beyond smtpd_junk_command_limit of them each one
  * also counts as an error (postconf(5)), so the limits above apply.
@@ -104,6 +104,7 @@ smtpd_reset(struct smtpd_state *st)
 	st->body_type = NULL;
 	st->size_hint = 0;
 	st->eod_size = 0;
+	st->rewrite_context = NULL;
 	st->smtputf8 = false;
 	for (i = 0; i < st->nrcpts; i++) {
 		free(st->rcpts[i].addr);
@@ -225,6 +226,16 @@ smtpd_command(struct smtpd_state *st)
 	if (got == SMTPD_GOT_PART)
 		got = smtpd_skip_line(st) == SMTPD_GOT_LINE ? SMTPD_GOT_PART
 		    : got;
+	/*
+	 * Tarpit: once the client has made smtpd_soft_error_limit errors
+	 * without delivering mail, every reply waits (postconf(5)).
+	 */
+	if ((got == SMTPD_GOT_LINE || got == SMTPD_GOT_PART)
+	    && st->error_count >= var_smtpd_soft_error_limit
+	    && var_smtpd_error_sleep_time > 0) {
+		(void)smtpd_io_flush(st);
+		sleep((unsigned)var_smtpd_error_sleep_time);
+	}
 	switch (got) {
 	case SMTPD_GOT_LINE:
 		break;
@@ -318,7 +329,7 @@ smtpd_command(struct smtpd_state *st)
 
 /*
  * Count an error: at smtpd_hard_error_limit returns -1 (the caller
- * hangs up), beyond smtpd_soft_error_limit waits first (tarpit).
+ * hangs up). The tarpit is in smtpd_command().
  */
 static int
 smtpd_error_reply(struct smtpd_state *st)
@@ -327,11 +338,6 @@ smtpd_error_reply(struct smtpd_state *st)
 		msg_info("too many errors after %s from %s", st->where,
 		    st->namaddr);
 		return -1;
-	}
-	if (st->error_count > var_smtpd_soft_error_limit
-	    && var_smtpd_error_sleep_time > 0) {
-		(void)smtpd_io_flush(st);
-		sleep((unsigned)var_smtpd_error_sleep_time);
 	}
 	return 0;
 }

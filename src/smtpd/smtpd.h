@@ -132,6 +132,7 @@ struct smtpd_state {
 	const char *ret;		/* "full", "hdrs" or NULL */
 	const char *body_type;		/* "7BIT", "8BITMIME" or NULL */
 	long size_hint;			/* SIZE=, 0 when not given */
+	const char *rewrite_context;	/* decided at MAIL */
 	long eod_size;			/* content bytes, set at end of
 					 * data (for policy servers) */
 	bool smtputf8;			/* SMTPUTF8 given at MAIL */
@@ -347,7 +348,10 @@ void smtpd_log_disconnect(struct smtpd_state *st);
 
 /* Parse local_header_rewrite_clients (pre_init); errors are fatal. */
 void smtpd_rewrite_init(void);
-/* The rewrite_context for cleanup: REWRITE_LOCAL or REWRITE_REMOTE. */
-const char *smtpd_rewrite_context(struct smtpd_state *st);
+/*
+ * The rewrite_context for cleanup, REWRITE_LOCAL or REWRITE_REMOTE, in
+ * *ctx; -1 when a lookup failed (logged), 0 otherwise.
+ */
+int smtpd_rewrite_context(struct smtpd_state *st, const char **ctx);
 
 #endif

@@ -903,6 +903,9 @@ smtpd_check_mail(struct smtpd_state *st, const char *sender)
 	cs->sender = xstrdup(sender);
 	cs->dip_sender.active = false;
 	cs->sender_maps_ok = false;
+	/* Every MAIL starts a new policy "instance" (a refused one too). */
+	free(cs->policy_instance);
+	cs->policy_instance = NULL;
 	if (var_smtpd_delay_reject)
 		return NULL;
 	check_eval_init(&ev, st);

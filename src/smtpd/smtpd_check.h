@@ -420,13 +420,14 @@ enum check_result check_list_run(struct check_eval *ev,
 enum check_result check_access_restriction(struct check_eval *ev,
     const struct check_item *it);
 /*
- * Act on an access(5) result value that table (a table or policy
- * server name, for messages) gave about name: permit, refuse, defer,
+ * Act on an access(5) result value that source ("access table
+ * hash:/etc/x" or "policy server inet:host:port", for messages) gave
+ * about name: permit, refuse, defer,
  * HOLD, PREPEND, ..., or run the restrictions it names. allow_ok false:
  * OK is only logged (the unverified client name).
  */
 enum check_result check_access_result(struct check_eval *ev,
-    const char *table, const char *value, const char *name,
+    const char *source, const char *value, const char *name,
     const char *class, enum check_kind kind, bool allow_ok);
 
 /* ---- policy servers (smtpd_check_policy.c) ----------------------------- */

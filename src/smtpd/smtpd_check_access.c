@@ -104,7 +104,7 @@ check_access_refuse(struct check_eval *ev, int which, int code,
 
 /* Act on what an access table (or policy server) said about name. */
 enum check_result
-check_access_result(struct check_eval *ev, const char *table,
+check_access_result(struct check_eval *ev, const char *source,
     const char *value, const char *name, const char *class,
     enum check_kind kind, bool allow_ok)
 {
@@ -119,8 +119,8 @@ check_access_result(struct check_eval *ev, const char *table,
 	case ACCESS_OK:
 		if (allow_ok)
 			return CHECK_OK;
-		msg_warn("access table %s: OK is not allowed for the "
-		    "unverified client name; use DUNNO", table);
+		msg_warn("%s: OK is not allowed for the "
+		    "unverified client name; use DUNNO", source);
 		return CHECK_DUNNO;
 	case ACCESS_REJECT:
 		return check_access_refuse(ev, a.action,
@@ -148,9 +148,9 @@ check_access_result(struct check_eval *ev, const char *table,
 		return CHECK_DUNNO;
 	case ACCESS_REDIRECT:
 		if (strchr(a.text, '@') == NULL || strpbrk(a.text, " \t"))
-			return check_config_error(ev, "access table %s: "
+			return check_config_error(ev, "%s: "
 			    "REDIRECT needs one address user@domain, not "
-			    "\"%s\"", table, a.text);
+			    "\"%s\"", source, a.text);
 		free(st->redirect);
 		st->redirect = xstrdup(a.text);
 		buf_init(&why, 64);
@@ -161,15 +161,15 @@ check_access_result(struct check_eval *ev, const char *table,
 		return CHECK_DUNNO;
 	case ACCESS_PREPEND:
 		if (ev->eod) {
-			msg_warn("access table %s: PREPEND is not possible "
-			    "after the message content (%s)", table,
+			msg_warn("%s: PREPEND is not possible "
+			    "after the message content (%s)", source,
 			    "smtpd_end_of_data_restrictions");
 			return CHECK_DUNNO;
 		}
 		if (!check_header_valid(a.text))
-			return check_config_error(ev, "access table %s: "
+			return check_config_error(ev, "%s: "
 			    "PREPEND needs a header \"name: value\", not "
-			    "\"%s\"", table, a.text);
+			    "\"%s\"", source, a.text);
 		if (st->prepend == NULL)
 			st->prepend = argv_new();
 		for (size_t i = 0; i < st->prepend->argc; i++)
@@ -189,19 +189,19 @@ check_access_result(struct check_eval *ev, const char *table,
 		return CHECK_DUNNO;
 	case ACCESS_FILTER:
 	case ACCESS_BCC:
-		return check_config_error(ev, "access table %s: action \"%s\" "
-		    "is not supported", table, value);
+		return check_config_error(ev, "%s: action \"%s\" "
+		    "is not supported", source, value);
 	case ACCESS_BAD:
-		return check_config_error(ev, "access table %s: bad reply "
-		    "code in \"%s\" (expected 4xx or 5xx)", table, value);
+		return check_config_error(ev, "%s: bad reply "
+		    "code in \"%s\" (expected 4xx or 5xx)", source, value);
 	case ACCESS_RESTRICTIONS:
 		break;
 	}
 	buf_init(&why, 128);
-	if ((l = check_list_parse(table, a.text, &check_run_parser, &why))
+	if ((l = check_list_parse(source, a.text, &check_run_parser, &why))
 	    == NULL) {
-		rc = check_config_error(ev, "access table %s: result \"%s\": "
-		    "%s", table, value, why.data);
+		rc = check_config_error(ev, "%s: result \"%s\": "
+		    "%s", source, value, why.data);
 	} else {
 		rc = check_list_run(ev, l, name, class, kind);
 		check_list_free(l);
@@ -216,10 +216,11 @@ check_access(struct check_eval *ev, const struct check_item *it,
     const struct argv *keys, const char *name, const char *class,
     enum check_kind kind, bool allow_ok)
 {
-	struct buf value;
+	struct buf value, source;
 	enum check_result rc = CHECK_DUNNO;
 
 	buf_init(&value, 64);
+	buf_init(&source, 64);
 	for (size_t i = 0; i < keys->argc; i++) {
 		switch (dict_lookup(it->table, keys->argv[i], &value)) {
 		case DICT_NOTFOUND:
@@ -231,13 +232,16 @@ check_access(struct check_eval *ev, const struct check_item *it,
 			rc = check_lookup_failure(ev, name);
 			break;
 		case DICT_FOUND:
-			rc = check_access_result(ev, it->table_name, value.data,
+			buf_set(&source, "access table ");
+			buf_puts(&source, it->table_name);
+			rc = check_access_result(ev, source.data, value.data,
 			    name, class, kind, allow_ok);
 			break;
 		}
 		break;
 	}
 	buf_fini(&value);
+	buf_fini(&source);
 	return rc;
 }
 

@@ -193,7 +193,11 @@ policy_close(struct check_policy *p)
 	p->conn = NULL;
 }
 
-/* Milliseconds left until deadline, 0 when it passed. */
+/*
+ * Milliseconds left until deadline, 0 when it passed; at most
+ * INT32_MAX - 1, so that callers may add one (a timeout of 1000d is
+ * allowed, and would overflow an int).
+ */
 static int
 policy_left(uint64_t deadline)
 {
@@ -201,7 +205,8 @@ policy_left(uint64_t deadline)
 
 	if (now >= deadline)
 		return 0;
-	return deadline - now > INT32_MAX ? INT32_MAX : (int)(deadline - now);
+	return deadline - now >= INT32_MAX ? INT32_MAX - 1
+	    : (int)(deadline - now);
 }
 
 /* A non-blocking connect to one address, waiting until deadline. */
@@ -577,25 +582,28 @@ check_policy_restriction(struct check_eval *ev, const struct check_item *it,
     const char *name, const char *class, enum check_kind kind)
 {
 	struct check_policy *p = it->policy;
-	struct buf request, action;
+	struct buf request, action, source;
 	enum check_result rc;
 
 	buf_init(&request, 1024);
 	buf_init(&action, 128);
+	buf_init(&source, 64);
+	buf_printf(&source, "policy server %s", p->spec.server);
 	policy_request(ev, p, &request);
 	if (policy_query(p, &request, &action) == 0) {
-		rc = check_access_result(ev, p->spec.server, action.data, name,
+		rc = check_access_result(ev, source.data, action.data, name,
 		    class, kind, true);
 	} else {
 		/* A default that asks a server again gets the built-in one. */
 		buf_set(&action, policy_in_default ? POLICY_BUILTIN_ACTION
 		    : p->spec.default_action);
 		policy_in_default++;
-		rc = check_access_result(ev, p->spec.server, action.data, name,
+		rc = check_access_result(ev, source.data, action.data, name,
 		    class, kind, true);
 		policy_in_default--;
 	}
 	buf_fini(&request);
 	buf_fini(&action);
+	buf_fini(&source);
 	return rc;
 }

@@ -439,10 +439,17 @@ check_policy_reply_parse(const char *reply, size_t len, struct buf *action,
 		buf_set(why, "empty action");
 		return false;
 	}
-	if (!policy_text_valid(action->data, action->len)) {
-		buf_set(why, "action has a non-printable or non-ASCII "
-		    "character");
-		return false;
+	/*
+	 * The server decided: keep the decision, and make its text fit an
+	 * SMTP reply (a non-ASCII or control byte becomes '?'). Refusing
+	 * the reply instead would turn a REJECT with an accented word into
+	 * default_action, which may well be DUNNO.
+	 */
+	for (size_t i = 0; i < action->len; i++) {
+		unsigned char c = (unsigned char)action->data[i];
+
+		if ((c < 0x20 && c != '\t') || c >= 0x7f)
+			action->data[i] = '?';
 	}
 	return true;
 }

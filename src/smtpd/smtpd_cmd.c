@@ -250,6 +250,12 @@ smtpd_cmd_mail(struct smtpd_state *st, char *args)
 		smtpd_mail_fail(st);
 		goto out;
 	}
+	if (smtpd_rewrite_context(st, &st->rewrite_context) < 0) {
+		smtpd_error(st, "451 4.3.0 <%s>: Temporary lookup failure",
+		    st->sender);
+		smtpd_mail_fail(st);
+		goto out;
+	}
 	smtpd_reply(st, "250 2.1.0 Ok");
 out:
 	smtpd_mail_args_fini(&m);

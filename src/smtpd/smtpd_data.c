@@ -67,6 +67,7 @@
 #include "params.h"
 #include "proto_names.h"
 #include "rec.h"
+#include "rewrite_clnt.h"
 #include "str.h"
 #include "timeutil.h"
 
@@ -198,7 +199,8 @@ smtpd_msg_open(struct smtpd_state *st, bool bdat)
 	gettimeofday(&now, NULL);
 	(void)cleanup_clnt_printf(c, REC_TYPE_TIME, "%lld %ld",
 	    (long long)now.tv_sec, (long)now.tv_usec);
-	smtpd_attr(c, MAIL_ATTR_RWR_CONTEXT, smtpd_rewrite_context(st));
+	smtpd_attr(c, MAIL_ATTR_RWR_CONTEXT, st->rewrite_context
+	    ? st->rewrite_context : REWRITE_REMOTE);
 	smtpd_attr(c, MAIL_ATTR_LOG_IDENT, st->queue_id);
 	smtpd_attr(c, MAIL_ATTR_CLIENT_NAME, name);
 	smtpd_attr(c, MAIL_ATTR_CLIENT_ADDR, addr);

@@ -2,7 +2,8 @@
  * smtpd_rewrite.c - which clients' mail is local for header rewriting
  *
  *	smtpd_rewrite_init();			pre_init, with the tables
- *	ctx = smtpd_rewrite_context(st);	"local" or "remote"
+ *	if (smtpd_rewrite_context(st, &ctx) < 0)	at MAIL
+ *		... 451 4.3.0: a table failed ...
  *
  * local_header_rewrite_clients decides the rewrite_context attribute
  * smtpd gives cleanup, and with it whether cleanup adds missing Date:,
@@ -21,10 +22,12 @@
  *				the client address is a key (the value is
  *				ignored; no subnet lookup)
  *
- * A table or mynetworks lookup that fails counts as no match, with a
- * warning: the mail is then remote, which adds nothing to it. Any other
- * word is fatal at start (EX_CONFIG), naming the parameter. A content
- * filter's XFORWARD SOURCE decides instead, when it sent one.
+ * A table or mynetworks lookup that fails before anything matched is a
+ * temporary failure (a warning, and MAIL gets 451 4.3.0, as in
+ * Postfix): guessing "remote" would queue local mail without the
+ * headers it should get. Any other word is fatal at start (EX_CONFIG),
+ * naming the parameter. A content filter's XFORWARD SOURCE decides
+ * instead, when it sent one.
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -129,7 +132,8 @@ smtpd_rewrite_init(void)
 		    "needs a table (type:name)");
 }
 
-static bool
+/* 1 match, 0 no match, -1 a lookup failed (logged). */
+static int
 rewrite_match(const struct rewrite_item *it, struct smtpd_state *st)
 {
 	struct buf value;
@@ -139,11 +143,11 @@ rewrite_match(const struct rewrite_item *it, struct smtpd_state *st)
 	case RW_INET_INTERFACES:
 		return host_addrs_has_text(rewrite_own, st->addr);
 	case RW_MYNETWORKS:
-		return smtpd_check_mynetworks(st) > 0;
+		return smtpd_check_mynetworks(st);
 	case RW_SASL:
 		return st->sasl_username != NULL;
 	case RW_NEVER:
-		return false;
+		return 0;
 	case RW_TABLE:
 		buf_init(&value, 64);
 		rc = dict_lookup(it->table, st->addr, &value);
@@ -151,21 +155,30 @@ rewrite_match(const struct rewrite_item *it, struct smtpd_state *st)
 			msg_warn(REWRITE_PARAM ": %s: %s", st->addr,
 			    dict_error(it->table));
 		buf_fini(&value);
-		return rc == DICT_FOUND;
+		return rc == DICT_TEMPFAIL ? -1 : rc == DICT_FOUND;
 	}
-	return false;
+	return 0;
 }
 
-const char *
-smtpd_rewrite_context(struct smtpd_state *st)
+int
+smtpd_rewrite_context(struct smtpd_state *st, const char **ctx)
 {
 	size_t i;
+	int rc;
 
-	if (st->fwd_source != NULL)
-		return strcasecmp(st->fwd_source, "LOCAL") == 0
-		    ? REWRITE_LOCAL : REWRITE_REMOTE;
-	for (i = 0; i < rewrite_count; i++)
-		if (rewrite_match(&rewrite_items[i], st))
-			return REWRITE_LOCAL;
-	return REWRITE_REMOTE;
+	*ctx = REWRITE_REMOTE;
+	if (st->fwd_source != NULL) {
+		if (strcasecmp(st->fwd_source, "LOCAL") == 0)
+			*ctx = REWRITE_LOCAL;
+		return 0;
+	}
+	for (i = 0; i < rewrite_count; i++) {
+		if ((rc = rewrite_match(&rewrite_items[i], st)) < 0)
+			return -1;
+		if (rc > 0) {
+			*ctx = REWRITE_LOCAL;
+			break;
+		}
+	}
+	return 0;
 }

@@ -218,6 +218,21 @@ def test_missing_headers_of_remote_mail(inst, service, added):
     assert qf.body() == [b"text"]
 
 
+def test_message_id_of_remote_mail_is_logged(inst):
+    """Remote mail gets nothing added, but its own Message-ID is logged
+    like any other (log tools follow messages by it)."""
+    since = inst.log_size()
+    qid, status, _ = submit(sock(inst), "joe@example.org",
+                            ["alice@example.com"],
+                            ["Message-ID: <remote.1@example.org>",
+                             "Subject: remote", "", "text"], attrs=REMOTE)
+    assert status == 0
+    _, qf = load(inst, qid)
+    assert [n for n, _ in qf.headers()] == ["Message-ID", "Subject"]
+    assert inst.wait_log(rf"{qid}: message-id=<remote\.1@example\.org>$",
+                         since=since)
+
+
 def test_bad_undisclosed_recipients_header_is_ignored(inst):
     """A value that is not a header would end the header block: it
     is left out, with a warning naming the parameter."""

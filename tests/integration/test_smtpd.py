@@ -83,6 +83,8 @@ LISTENERS = {
                   "permit_sasl_authenticated, permit_tls_clientcerts"},
     "addrmap": {"local_header_rewrite_clients":
                 "check_address_map inline:{127.0.0.1=yes}"},
+    "rewritefail": {"local_header_rewrite_clients":
+                    "check_address_map texthash:/nonexistent/table"},
     "exceptions": {"smtpd_client_connection_count_limit": "1",
                    "smtpd_client_message_rate_limit": "1",
                    "smtpd_client_event_limit_exceptions": "127.0.0.1"},
@@ -393,18 +395,23 @@ def greeting_code(port):
         return c.greeting.code
 
 
-def session_log(srv, since):
-    """The lines of the first smtpd session that starts after the offset,
-    without "... smtpd[pid]: " (earlier sessions may still be logging
-    their end, so the session is told apart by its pid)."""
+def session_logs(srv, since):
+    """The lines of each smtpd session that starts after the offset,
+    without "... smtpd[pid]: ", in the order they started (earlier
+    sessions may still be logging their end, and a client of another
+    test may connect late: sessions are told apart by their pid)."""
     lines = [(m.group(1), m.group(2)) for m in
              srv.grep(r"petrel/smtpd\[(\d+)\]: (.*)$", since)]
-    pid = next(p for p, text in lines if text.startswith("connect from "))
-    out = [text for p, text in lines if p == pid]
-    out = out[out.index(next(t for t in out if t.startswith("connect "))):]
-    end = next((i for i, t in enumerate(out)
-                if t.startswith("disconnect from ")), len(out) - 1)
-    return out[:end + 1]
+    sessions = []
+    for pid in dict.fromkeys(p for p, text in lines
+                             if text.startswith("connect from ")):
+        out = [text for p, text in lines if p == pid]
+        out = out[out.index(next(t for t in out
+                                 if t.startswith("connect "))):]
+        end = next((i for i, t in enumerate(out)
+                    if t.startswith("disconnect from ")), len(out) - 1)
+        sessions.append(out[:end + 1])
+    return sessions
 
 
 # ---- survival ---------------------------------------------------------------
@@ -984,6 +991,20 @@ def test_missing_headers_only_for_local_clients(srv, listener, context):
     assert q.body() == [b"x"]
 
 
+def test_rewrite_context_lookup_failure_defers(srv):
+    """A table of local_header_rewrite_clients that fails: MAIL gets a
+    451 (the mail may be local and need its headers), never a guess."""
+    since = srv.log_size()
+    with Client(srv.ports["rewritefail"]) as c:
+        assert c.cmd("EHLO client.example.com").code == 250
+        c.expect(f"MAIL FROM:<{SENDER}>",
+                 f"451 4.3.0 <{SENDER}>: Temporary lookup failure")
+        c.expect(f"RCPT TO:<{RCPT}>", "503 5.5.1 Error: need MAIL command")
+    assert srv.wait_log(r"petrel/smtpd\[\d+\]: warning: "
+                        r"local_header_rewrite_clients: 127\.0\.0\.1: ",
+                        since=since)
+
+
 def test_8bit_content_and_body_type(srv):
     text = "Grüße, 東京".encode()
     with Client(srv.ports["main"]) as c:
@@ -1424,17 +1445,31 @@ def test_smuggling_legacy(srv, port):
 
 # ---- error limits -----------------------------------------------------------
 
+def timed(c, line, want):
+    start = time.monotonic()
+    c.expect(line, want)
+    return time.monotonic() - start
+
+
 def test_soft_error_limit_tarpit(srv):
-    """smtpd_soft_error_limit = 2, smtpd_error_sleep_time = 1s: the
-    replies after more than 2 errors wait."""
+    """smtpd_soft_error_limit = 2, smtpd_error_sleep_time = 1s: once the
+    client has made 2 errors, every reply waits, not only error replies
+    (postconf(5)); a delivered message starts the count again."""
     with Client(srv.ports["errors"]) as c:
-        times = []
-        for _ in range(4):
-            start = time.monotonic()
-            c.expect("XYZZY", "500 5.5.2 Error: command not recognized")
-            times.append(time.monotonic() - start)
+        bad = "500 5.5.2 Error: command not recognized"
+        times = [timed(c, "XYZZY", bad), timed(c, "XYZZY", bad)]
         assert times[0] < 0.5 and times[1] < 0.5, times
-        assert times[2] >= 0.9 and times[3] >= 0.9, times
+        assert timed(c, "XYZZY", bad) >= 0.9
+        start = time.monotonic()
+        assert c.cmd("EHLO client.example.com").code == 250
+        assert time.monotonic() - start >= 0.9
+        assert timed(c, f"MAIL FROM:<{SENDER}>", "250 2.1.0 Ok") >= 0.9
+        assert timed(c, f"RCPT TO:<{RCPT}>", "250 2.1.5 Ok") >= 0.9
+        start = time.monotonic()
+        queued_id(send_data(c, b"Subject: t\r\n\r\nx\r\n.\r\n"))
+        assert time.monotonic() - start >= 0.9
+        # Mail delivered: no more waiting.
+        assert timed(c, "NOOP", "250 2.0.0 Ok") < 0.5
 
 
 def test_hard_error_limit(srv):
@@ -1573,13 +1608,13 @@ def test_log_lines_of_a_clean_session(srv):
     since = srv.log_size()
     with smtplib.SMTP("127.0.0.1", srv.ports["main"], timeout=10) as s:
         s.sendmail(SENDER, [RCPT], b"Subject: log\r\n\r\nx\r\n")
-    assert srv.wait_log(r"disconnect from ", since=since)
-    lines = session_log(srv, since)
+    want = (f"disconnect from {CLIENT} ehlo=1 mail=1 rcpt=1 data=1 quit=1 "
+            "commands=5")
+    assert srv.wait_log(re.escape(want) + "$", since=since)
+    (lines,) = [s for s in session_logs(srv, since) if s[-1] == want]
     assert lines[0] == f"connect from {CLIENT}"
     assert re.fullmatch(mailsystem.ID + ": client=" + re.escape(CLIENT),
                         lines[1])
-    assert lines[-1] == (f"disconnect from {CLIENT} ehlo=1 mail=1 rcpt=1 "
-                         "data=1 quit=1 commands=5")
 
 
 def test_log_lines_after_failures(srv):

@@ -162,6 +162,8 @@ ACTIONS = {
     "ok": reply("OK"),
     "lower": reply("dunno"),
     "crlf": b"action=REJECT Sent with CR LF\r\n\r\n",
+    # The decision stands; the text is made printable for the reply.
+    "utf8": "action=REJECT Zugriff verweigert \u2014 Spam\n\n".encode(),
     "hold": reply("HOLD Quarantined by policy"),
     "prepend": reply("PREPEND X-Policy: checked"),
     "restr": reply("policy_reject_class"),
@@ -558,6 +560,9 @@ ACTION_REPLIES = [
     ("restr@localhost",
      "554 5.7.1 <restr@localhost>: Recipient address rejected: "
      "Access denied"),
+    ("utf8@localhost",
+     "554 5.7.1 <utf8@localhost>: Recipient address rejected: "
+     "Zugriff verweigert ??? Spam"),
     ("ok@localhost", "250 2.1.5 Ok"),
     ("lower@localhost", "250 2.1.5 Ok"),
     ("anyone@localhost", "250 2.1.5 Ok"),
