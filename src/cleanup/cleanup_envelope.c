@@ -10,9 +10,12 @@
  *	ATTR	"name=value"; the names of proto_names.h (MAIL_ATTR_*) are
  *		kept, each at most once; an unknown name is dropped with a
  *		warning. rewrite_context must be "local" or "remote"
- *		(default local), submit_uid a decimal number.
- *	FROM	put in canonical form by trivial-rewrite under the
- *		rewrite context; the null sender stays empty.
+ *		(default local; it decides what happens to headers, see
+ *		cleanup_message.c), submit_uid a decimal number.
+ *	FROM	put in canonical form by trivial-rewrite, always in the
+ *		local context: an incomplete envelope address means a
+ *		local one, whoever sent it ("joe" is joe@$myorigin, also
+ *		for bounces), as in Postfix; the null sender stays empty.
  *	NOTIFY	DSN_NOTIFY_* bits in decimal (cleanup_proto.h).
  *	RCPT	likewise; a recipient already seen with the same ORCP and
  *		NOTIFY is dropped (the first duplicate_filter_limit distinct
@@ -219,7 +222,7 @@ cleanup_rewrite(struct cleanup_state *st, const char *addr,
 		buf_puts(result, addr);
 		return;
 	}
-	if (rewrite_clnt(st->rewrite_context, addr, result) < 0) {
+	if (rewrite_clnt(REWRITE_LOCAL, addr, result) < 0) {
 		msg_warn("%s: rewrite <%s>: %s", st->queue_id.data, addr,
 		    rewrite_clnt_error());
 		cleanup_fail(st, CLEANUP_STAT_DEFER,
