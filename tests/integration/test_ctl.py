@@ -118,6 +118,28 @@ def test_unknown_parameter_is_refused(instance):
                 rf"main\.cf, line {line}\b", ports=[port])
 
 
+def test_postfix_parameter_not_implemented_is_named(instance):
+    """A Postfix parameter that Petrel lacks (a main.cf brought from
+    Postfix) is refused too, but called what it is, not a typo."""
+    port = instance.add_inet("test-single")
+    line = instance.append_main("smtpd_tls_cert_file = /etc/ssl/x.pem\n"
+                                "smtpd_tls_cert_fiel = /etc/ssl/x.pem\n")
+    start_fails(instance, EX_CONFIG,
+                rf"main\.cf, line {line}: smtpd_tls_cert_file=/etc/ssl/x\.pem: "
+                r"Postfix parameter that Petrel does not implement \(yet\)",
+                rf"main\.cf, line {line + 1}: unused parameter: "
+                r"smtpd_tls_cert_fiel=", ports=[port])
+    instance.main_extra = ""
+    instance.write_main()
+    instance.replace_service(f"127.0.0.1:{port}", "test-single",
+                             opts={"smtpd_sasl_auth_enable": "yes"})
+    r = instance.petrel("check")
+    assert r.returncode == EX_CONFIG, output(instance, r)
+    assert re.search(r"-o smtpd_sasl_auth_enable=yes: Postfix parameter "
+                     r"that Petrel does not implement \(yet\)", r.stderr), \
+        r.stderr
+
+
 def test_unknown_parameter_referenced_is_accepted(instance):
     # A user-defined parameter that a known one refers to is fine.
     port = instance.add_inet("test-single")

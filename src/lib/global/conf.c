@@ -43,6 +43,7 @@
 #include "mem.h"
 #include "msg.h"
 #include "params.h"
+#include "postfix_params.h"
 #include "transport_params.h"
 
 #define CONF_FILE_LIMIT		(16 * 1024 * 1024)
@@ -925,12 +926,22 @@ conf_check_unknown(const struct conf *c, bool as_error,
 			continue;
 		buf_reset(&where);
 		conf_where(&where, e);
-		if (as_error)
+		if (postfix_param_known(e->name)) {
+			if (as_error)
+				msg_error("%s: %s=%s: Postfix parameter that "
+				    "Petrel does not implement (yet)",
+				    where.data, e->name, e->value);
+			else
+				msg_warn("%s: %s=%s: Postfix parameter that "
+				    "Petrel does not implement (yet)",
+				    where.data, e->name, e->value);
+		} else if (as_error) {
 			msg_error("%s: unused parameter: %s=%s", where.data,
 			    e->name, e->value);
-		else
+		} else {
 			msg_warn("%s: unused parameter: %s=%s", where.data,
 			    e->name, e->value);
+		}
 		count++;
 	}
 	buf_fini(&where);
@@ -1012,9 +1023,14 @@ conf_check_overrides(const struct conf *c, const struct argv *overrides,
 		if (!conf_name_used(refs, name, services)
 		    && htable_get(seen, name) == NULL) {
 			htable_put(seen, name, conf_busy);
-			msg_error("%s: -o %s: unknown parameter %s (and no "
-			    "value refers to $%s)", where, overrides->argv[i],
-			    name, name);
+			if (postfix_param_known(name))
+				msg_error("%s: -o %s: Postfix parameter that "
+				    "Petrel does not implement (yet)", where,
+				    overrides->argv[i]);
+			else
+				msg_error("%s: -o %s: unknown parameter %s (and "
+				    "no value refers to $%s)", where,
+				    overrides->argv[i], name, name);
 			errors++;
 		}
 		free(name);
