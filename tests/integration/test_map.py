@@ -7,11 +7,15 @@ does: -q (exit 0 found, 1 not found, 75 table unavailable), -q -, -s, -d,
 naming the table; a source with a syntax error leaves the old table in
 place; a rebuild is atomic for a reader that queries in a loop
 meanwhile; alias sources with continuation lines and quoted names;
-newaliases with alias_database naming two tables. No master runs: an Instance gives a
+newaliases with alias_database naming two tables; petrel map -i as a
+user other than root on a built table (kept owner, group and mode, or
+refused with the table untouched). No master runs: an Instance gives a
 temporary directory and a main.cf.
 """
 
+import grp
 import os
+import pwd
 import subprocess
 import threading
 import time
@@ -33,6 +37,16 @@ def run(inst, prog, *args, stdin=None):
 
 def petrel(inst, *args, stdin=None):
     return run(inst, "petrel", *args, stdin=stdin)
+
+
+def as_user(inst, user, group, groups, *args, stdin=None):
+    """petrel -c <etc> args as user:group (and groups), via setpriv."""
+    argv = ["setpriv", f"--reuid={user}", f"--regid={group}"]
+    argv += [f"--groups={','.join(groups)}"] if groups \
+        else ["--clear-groups"]
+    argv += [os.path.join(inst.src, "petrel"), "-c", inst.etc] + list(args)
+    return subprocess.run(argv, input=stdin or "", capture_output=True,
+                          text=True, timeout=60, env=inst.env())
 
 
 def write(path, text):
@@ -358,3 +372,52 @@ def test_newaliases_two_tables(instance, tdir):
     ok(petrel(instance, "alias", bare))
     assert os.path.exists(bare + ".cdb")
     assert run(instance, "newaliases", "-x").returncode == 64
+
+
+def test_change_unprivileged(instance, tdir):
+    """petrel map -i by a user other than root on a table that petrel map
+    built (frozen: the first change copies it): the copy keeps the
+    table's owner, group and mode, so a reader in its group still reads
+    it; when it cannot, the change is refused with a message naming the
+    table, which is left as it was."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch users")
+    src = os.path.join(tdir, "t")
+    table = src + ".lmdb"
+    write(src, "a 1\n")
+    ok(petrel(instance, "map", src))
+    mail = grp.getgrnam("mail").gr_gid
+    nobody = pwd.getpwnam("nobody").pw_uid
+    os.chmod(tdir, 0o755)
+
+    # root's table, writable by group mail, in root's directory.
+    os.chown(table, 0, mail)
+    os.chmod(table, 0o660)
+    before = os.stat(table)
+    r = as_user(instance, "nobody", "nogroup", ["mail"], "map", "-i", src,
+                stdin="b 2\n")
+    assert r.returncode != 0
+    assert f"table hash:{src}: " in r.stderr
+    assert "cannot change a table built by petrel map in place: " \
+        in r.stderr
+    assert "; rebuild it with petrel map, or change it as root" in r.stderr
+    after = os.stat(table)
+    assert (after.st_ino, after.st_uid, after.st_gid, after.st_mode) == \
+        (before.st_ino, before.st_uid, before.st_gid, before.st_mode)
+    assert table_files(tdir) == ["t", "t.lmdb"]
+    assert petrel(instance, "map", "-q", "b", src).returncode == 1
+
+    # nobody's table (group mail) in nobody's directory: changed, and
+    # still nobody's, group mail, mode 0640.
+    os.chown(tdir, nobody, 0)
+    os.chown(table, nobody, mail)
+    os.chmod(table, 0o640)
+    ok(as_user(instance, "nobody", "nogroup", ["mail"], "map", "-i", src,
+               stdin="b 2\n"))
+    st = os.stat(table)
+    assert st.st_ino != before.st_ino
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == \
+        (nobody, mail, 0o640)
+    r = as_user(instance, "mail", "mail", [], "map", "-q", "b", src)
+    assert (r.returncode, r.stdout) == (0, "2\n"), r.stderr
+    assert table_files(tdir) == ["t", "t.lmdb"]

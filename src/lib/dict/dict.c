@@ -63,7 +63,6 @@ dict_alloc(const struct dict_ops *ops, const char *name, int open_flags,
 	buf_init(&d->error, 0);
 	d->refcount = 1;
 	d->watch_fd = -1;
-	d->watch_dirfd = -1;
 	return d;
 }
 
@@ -103,18 +102,36 @@ dict_file_is_name(const char *name, struct buf *path)
 }
 
 /*
- * Watch path by name, for a table that failed to open: the file may be
- * missing, unreadable or broken, so there is no descriptor to keep.
- * Keep one of the nearest directory on the path that exists instead
+ * A file watched by name: for a table that failed to open (the file may
+ * be missing, unreadable or broken, so there is no descriptor to keep),
+ * or one that a table read besides its own (dict_open_watch()). Keep a
+ * descriptor of the nearest directory on the path that exists instead
  * (O_PATH: no read permission needed), and the name in it that leads to
  * the file: fstatat() on it works after chroot(2) as well. When a
  * missing directory appears, that is a change too: the restart then
  * watches one level further down.
  */
+struct dict_watch_name {
+	int dirfd;
+	char *entry;
+	bool found;		/* whether it existed, with st */
+	struct stat st;
+	bool kept;		/* dict_open_watch(): also for a working table */
+};
+
+static void
+dict_watch_name_free(struct dict_watch_name *w)
+{
+	if (w->dirfd >= 0)
+		close(w->dirfd);
+	free(w->entry);
+}
+
 void
-dict_watch_name(struct dict *d, const char *path)
+dict_watch_name(struct dict *d, const char *path, bool kept)
 {
 	char *copy = xstrdup(path), *slash;
+	struct dict_watch_name *w;
 	const char *dir, *entry;
 	int dfd;
 
@@ -140,17 +157,38 @@ dict_watch_name(struct dict *d, const char *path)
 		/* dir is missing: watch for it in its parent. */
 	}
 	if (dfd >= 0) {
-		if (d->watch_dirfd >= 0)
-			close(d->watch_dirfd);
-		d->watch_dirfd = dfd;
-		free(d->watch_entry);
-		d->watch_entry = xstrdup(entry);
-		free(d->watch_path);
-		d->watch_path = xstrdup(path);
-		d->watch_found = fstatat(dfd, entry, &d->watch_st, 0) == 0;
+		d->watch_names = xreallocarray(d->watch_names,
+		    d->watch_name_count + 1, sizeof(*d->watch_names));
+		w = &d->watch_names[d->watch_name_count++];
+		w->dirfd = dfd;
+		w->entry = xstrdup(entry);
+		w->found = fstatat(dfd, entry, &w->st, 0) == 0;
+		w->kept = kept;
 		dict_watch_add(d);
 	}
 	free(copy);
+}
+
+void
+dict_watch_move(struct dict *to, struct dict *from)
+{
+	size_t i;
+
+	for (i = 0; i < from->watch_name_count; i++) {
+		struct dict_watch_name *w = &from->watch_names[i];
+
+		if (!w->kept) {
+			dict_watch_name_free(w);
+			continue;
+		}
+		to->watch_names = xreallocarray(to->watch_names,
+		    to->watch_name_count + 1, sizeof(*to->watch_names));
+		to->watch_names[to->watch_name_count++] = *w;
+		dict_watch_add(to);
+	}
+	free(from->watch_names);
+	from->watch_names = NULL;
+	from->watch_name_count = 0;
 }
 
 static void
@@ -170,26 +208,26 @@ dict_unwatch(struct dict *d)
 }
 
 /*
- * A file watched by name (for a surrogate) changed when it appeared,
- * went away, or has another inode, size, mtime or ctime (ctime: fixing
- * its permissions is a change too). A spare restart costs little; a
- * missed one keeps a daemon failing.
+ * A file watched by name changed when it appeared, went away, or has
+ * another inode, size, mtime or ctime (ctime: fixing its permissions is
+ * a change too). A spare restart costs little; a missed one keeps a
+ * daemon failing.
  */
 static bool
-dict_name_changed(const struct dict *d)
+dict_name_changed(const struct dict_watch_name *w)
 {
 	struct stat st;
 
-	if (fstatat(d->watch_dirfd, d->watch_entry, &st, 0) < 0)
-		return d->watch_found && errno == ENOENT;
-	return !d->watch_found
-	    || st.st_dev != d->watch_st.st_dev
-	    || st.st_ino != d->watch_st.st_ino
-	    || st.st_size != d->watch_st.st_size
-	    || st.st_mtim.tv_sec != d->watch_st.st_mtim.tv_sec
-	    || st.st_mtim.tv_nsec != d->watch_st.st_mtim.tv_nsec
-	    || st.st_ctim.tv_sec != d->watch_st.st_ctim.tv_sec
-	    || st.st_ctim.tv_nsec != d->watch_st.st_ctim.tv_nsec;
+	if (fstatat(w->dirfd, w->entry, &st, 0) < 0)
+		return w->found && errno == ENOENT;
+	return !w->found
+	    || st.st_dev != w->st.st_dev
+	    || st.st_ino != w->st.st_ino
+	    || st.st_size != w->st.st_size
+	    || st.st_mtim.tv_sec != w->st.st_mtim.tv_sec
+	    || st.st_mtim.tv_nsec != w->st.st_mtim.tv_nsec
+	    || st.st_ctim.tv_sec != w->st.st_ctim.tv_sec
+	    || st.st_ctim.tv_nsec != w->st.st_ctim.tv_nsec;
 }
 
 /*
@@ -199,12 +237,10 @@ dict_name_changed(const struct dict *d)
  * all inside a chroot jail; that alone is not a change.
  */
 static bool
-dict_file_changed(const struct dict *d)
+dict_fd_changed(const struct dict *d)
 {
 	struct stat st;
 
-	if (d->watch_fd < 0)
-		return dict_name_changed(d);
 	if (fstat(d->watch_fd, &st) < 0 || st.st_nlink == 0
 	    || st.st_size != d->watch_st.st_size
 	    || st.st_mtim.tv_sec != d->watch_st.st_mtim.tv_sec
@@ -216,6 +252,19 @@ dict_file_changed(const struct dict *d)
 }
 
 bool
+dict_watch_changed(const struct dict *d)
+{
+	size_t i;
+
+	if (d->watch_fd >= 0 && dict_fd_changed(d))
+		return true;
+	for (i = 0; i < d->watch_name_count; i++)
+		if (dict_name_changed(&d->watch_names[i]))
+			return true;
+	return false;
+}
+
+bool
 dict_changed(void)
 {
 	size_t i;
@@ -223,7 +272,7 @@ dict_changed(void)
 	for (i = 0; i < dict_watch_count; i++) {
 		const struct dict *d = dict_watched[i];
 
-		if (dict_file_changed(d)) {
+		if (dict_watch_changed(d)) {
 			msg_info("table %s has changed -- restarting",
 			    d->full_name);
 			return true;
@@ -247,12 +296,14 @@ dict_tempfail(struct dict *d, const char *fmt, ...)
 void
 dict_free(struct dict *d)
 {
+	size_t i;
+
 	dict_unwatch(d);
 	if (d->watch_fd >= 0)
 		close(d->watch_fd);
-	if (d->watch_dirfd >= 0)
-		close(d->watch_dirfd);
-	free(d->watch_entry);
+	for (i = 0; i < d->watch_name_count; i++)
+		dict_watch_name_free(&d->watch_names[i]);
+	free(d->watch_names);
 	free(d->type);
 	free(d->name);
 	free(d->full_name);
@@ -415,6 +466,17 @@ dict_cache_add(const char *key, struct dict *d)
 	if (dict_cache == NULL)
 		dict_cache = htable_new(16);
 	htable_put(dict_cache, key, d);
+}
+
+void
+dict_cache_forget(struct dict *d)
+{
+	if (d->cache_key == NULL)
+		return;
+	if (dict_cache)
+		htable_delete(dict_cache, d->cache_key);
+	free(d->cache_key);
+	d->cache_key = NULL;
 }
 
 /*

@@ -21,7 +21,11 @@
  *
  * Opened tables are shared inside a process: opening the same type, name,
  * open flags and dict flags again returns the same object with one more
- * reference; dict_close() drops one.
+ * reference; dict_close() drops one. Surrogates are shared too, so a
+ * table that cannot be opened is logged once per process however often
+ * it is opened, until one of the files it watches changes (see
+ * dict_changed()): the next dict_open() then tries again.
+ * dict_open_strict() does not use a shared surrogate: it tries again.
  *
  * Keys are text without NUL; a key longer than DICT_MAX_KEY is a
  * temporary failure ("key too long"), as is a stored value that holds a
@@ -60,6 +64,7 @@ enum dict_seq {
 };
 
 struct dict;
+struct dict_watch_name;
 
 /*
  * One type. open() returns a new table, or NULL with why set ("open
@@ -107,18 +112,17 @@ struct dict {
 	struct buf error;		/* why the last DICT_TEMPFAIL */
 	/*
 	 * Change detection: the file a table was loaded from, if any, kept
-	 * open so that it can be checked after chroot(2) too (watch_fd).
-	 * A surrogate watches by name instead: watch_entry in the directory
-	 * watch_dirfd (the file, or the first missing directory on its
-	 * path), and whether it existed (watch_found, with watch_st).
+	 * open so that it can be checked after chroot(2) too (watch_fd,
+	 * watch_st). Files watched by name instead (dict.c): the file of a
+	 * surrogate, which may be missing, and the other files a table was
+	 * read from (dict_open_watch()). watching: in dict_changed()'s list.
 	 */
 	char *watch_path;
 	int watch_fd;
 	struct stat watch_st;
 	bool watching;
-	int watch_dirfd;
-	char *watch_entry;
-	bool watch_found;
+	struct dict_watch_name *watch_names;
+	size_t watch_name_count;
 	/* Sharing (dict.c). */
 	int refcount;
 	char *cache_key;
@@ -131,6 +135,16 @@ struct dict *dict_alloc(const struct dict_ops *ops, const char *name,
 void dict_watch(struct dict *d, const char *path);
 /* A dict_ops.file for types whose name is the file's path. */
 void dict_file_is_name(const char *name, struct buf *path);
+/*
+ * For a type's open(), called through dict_open(): the table being
+ * opened depends on path as well (a database file, a file named in its
+ * configuration). Call it before reading path. When the open fails, the
+ * surrogate watches path too, so that dict_changed() notices when it
+ * appears or is fixed; with kept, the table watches it when the open
+ * works as well (a file read once: a change needs a restart). Outside
+ * an open through dict_open() it does nothing.
+ */
+void dict_open_watch(const char *path, bool kept);
 /* Record a temporary failure: sets d->error, returns DICT_TEMPFAIL. */
 enum dict_result dict_tempfail(struct dict *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

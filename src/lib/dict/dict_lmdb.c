@@ -35,23 +35,64 @@
  * place, under the exclusive lock, and then changes that file in place
  * as before. Readers look for the mark once, when they open the file:
  * without it (a table changed in place, or built by an older version)
- * they lock as described above. A reader of the frozen file keeps its
+ * they lock as described above; with it they keep one read transaction
+ * open from lookup to lookup. A reader of the frozen file keeps its
  * unchanged copy until dict_changed() sees the rename, as after a
- * rebuild. Before each in-place change the writer checks that its file
- * is still the table's (a rebuild or a thaw may have replaced it) and
- * opens the new one if not, so that no change goes to a dead file.
+ * rebuild.
+ *
+ * Replacing the file: a rebuild's commit and a thaw both rename a new
+ * file onto the table, each holding the exclusive lock of the file it
+ * replaces, and after checking under that lock that this file is still
+ * the table (stat(2) of the name and of the descriptor agree). If
+ * another rename came in between (an older version, or a file moved
+ * into place by hand), a thaw drops its copy and starts over with the
+ * new file, and a commit locks the new file instead. So a rebuild and a
+ * change in place are never lost to a race: each happens whole, in the
+ * order of the locks. A change that comes first is replaced by the
+ * rebuilt table, built from its source as always; one that comes after
+ * goes into the rebuilt table. A commit thus waits while a writer, or a
+ * reader of a table changed in place, holds the lock; a builder that
+ * cannot open the old table to lock it replaces it unlocked, as a
+ * rename by hand would. Before each change in place the writer checks
+ * likewise that its file is still the table's, and opens the new one if
+ * not, so that no change goes to a dead file. A writer's lookups check
+ * it too (one stat(2)), so that a long-lived writer (proxymap) sees the
+ * changes of other writers; only read-only opens keep their file and
+ * one read transaction.
+ *
+ * A thaw must not change who may use the table: the copy gets the
+ * table's mode, owner and group. Only root can give a file to another
+ * owner; another writer can keep the group when it is a member. When
+ * the copy cannot have the table's owner, group and mode, or the
+ * directory is not writable, the change fails ("table lmdb:/x: cannot
+ * change a table built by petrel map in place: ...; rebuild it with
+ * petrel map, or change it as root") and the table stays as it was.
+ *
+ * Symbolic links: NAME.lmdb may be a link to the table elsewhere.
+ * Writers (builds and changes) resolve it with realpath(3) when they
+ * open the table and create, rename and lock at the file itself, so
+ * the link keeps pointing to the table.
  *
  * Building (O_CREAT|O_TRUNC): entries go into a new file
  * NAME.lmdb.<pid>.<random> beside the table, created with the old
- * table's mode (and owner, as root), written without syncing in
- * transactions of up to LMDB_BATCH_OPS changes. dict_commit() marks it
- * frozen, syncs it, renames it onto NAME.lmdb and syncs the directory,
- * so a reader sees the old table or the new one, never a part of one;
- * after that the table behaves as if opened O_RDWR (a change thaws it).
+ * table's mode (and owner and group as root; else the group, when the
+ * builder is a member), written without syncing in transactions of up
+ * to LMDB_BATCH_OPS changes. dict_commit() marks it frozen, syncs it,
+ * renames it onto NAME.lmdb (as above) and syncs the directory, so a
+ * reader sees the old table or the new one, never a part of one; after
+ * that the table behaves as if opened O_RDWR (a change thaws it).
  * Closing without commit removes the file and leaves the old table
  * alone. A process that has the old table open keeps its old file
  * (rename gives the new one a new inode) until dict_changed() tells it
  * to restart.
+ *
+ * Temporary files of writers that died (killed during a build or a
+ * thaw): before it creates its own, a build or a thaw removes the files
+ * NAME.lmdb.<pid>.<8 hex digits> beside the table whose process no
+ * longer runs (kill(pid, 0) fails with ESRCH) and that nothing changed
+ * for ten minutes (LMDB_STALE_SECS). The pid test is exact for writers on this host
+ * (chroot jails included); the age spares a file that a writer in
+ * another PID namespace is still writing.
  *
  * A change that fills the map cannot be undone piecemeal: LMDB aborts
  * the transaction. So the changes of the open transaction are also kept
@@ -67,9 +108,11 @@
  * SECURITY: tables are administrator files; lookup keys come from the
  * network but are bounded by dict.c and by the key size check here.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -78,6 +121,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -94,7 +138,9 @@
 #define LMDB_BATCH_BYTES	((size_t)4 * 1024 * 1024)
 /* How many temporary names to try; how often to retry a racing open. */
 #define LMDB_TEMP_TRIES		16
-#define LMDB_OPEN_TRIES		4
+#define LMDB_OPEN_TRIES		8
+/* A dead writer's temporary file is removed when this old (see top). */
+#define LMDB_STALE_SECS		600
 /* The mark of a frozen table (see above): NUL first, never a key. */
 #define LMDB_FROZEN_KEY		"\0petrel:frozen"
 #define LMDB_FROZEN_LEN		(sizeof(LMDB_FROZEN_KEY) - 1)
@@ -120,7 +166,10 @@ struct dict_lmdb {
 	MDB_env *env;
 	MDB_dbi dbi;
 	int lock_fd;		/* our own descriptor, for flock */
-	char *path;		/* NAME.lmdb */
+	char *path;		/* NAME.lmdb, as named */
+	char *real;		/* writers: the file itself (links resolved) */
+	dev_t dev;		/* the file we have open (lock_fd's) */
+	ino_t ino;
 	char *temp_path;	/* LMDB_CREATE until commit: the new file */
 	size_t map_size;
 	size_t max_key;
@@ -135,7 +184,8 @@ struct dict_lmdb {
 	bool broken;		/* a build write failed: refuse to commit */
 	/*
 	 * Lookups: a read transaction kept reset between them, or open
-	 * (rtxn_live) in a frozen table, whose file never changes.
+	 * (rtxn_live) by a reader of a frozen table, whose file never
+	 * changes (a writer's may be replaced: it looks before each).
 	 */
 	MDB_txn *rtxn;
 	bool rtxn_live;
@@ -144,14 +194,17 @@ struct dict_lmdb {
 	MDB_cursor *cursor;
 };
 
-/* A result of ours: the reason is in the table's error already. */
+/* Results of ours: the reason is in the table's error already. */
 #define LMDB_REPORTED	(-1)
+/* The thaw found the table replaced: start over with the new file. */
+#define LMDB_AGAIN	(-2)
 
 /* Opening, for the writers that must open their table again. */
 static int lmdb_env_open(struct dict_lmdb *, const char *, unsigned,
     struct buf *);
 static int lmdb_open_existing(struct dict_lmdb *, int, struct buf *);
-static int lmdb_temp_file(const char *, char **, int *, struct buf *);
+static int lmdb_temp_file(struct dict_lmdb *, bool, char **, int *,
+    struct buf *);
 
 static enum dict_result
 lmdb_fail(struct dict_lmdb *l, const char *what, int rc)
@@ -267,7 +320,7 @@ lmdb_read_begin(struct dict_lmdb *l, MDB_txn **txn, bool *own)
 static void
 lmdb_read_end(struct dict_lmdb *l, MDB_txn *txn, bool own)
 {
-	if (own && l->frozen) {
+	if (own && l->frozen && l->mode == LMDB_READ) {
 		l->rtxn_live = true;
 	} else if (own) {
 		mdb_txn_reset(txn);
@@ -497,6 +550,47 @@ lmdb_reopen(struct dict_lmdb *l)
 	return rc;
 }
 
+static bool
+lmdb_is_ours(const struct dict_lmdb *l, const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && st.st_dev == l->dev
+	    && st.st_ino == l->ino;
+}
+
+/*
+ * Is the file we have open still the table, by its name and (through a
+ * symbolic link) where it really is? Asked under the exclusive lock.
+ */
+static bool
+lmdb_current(const struct dict_lmdb *l)
+{
+	return lmdb_is_ours(l, l->path) && (l->real == NULL
+	    || strcmp(l->real, l->path) == 0 || lmdb_is_ours(l, l->real));
+}
+
+/*
+ * Before a writer's lookup: when the table is another file now (rebuilt,
+ * or thawed and changed by another writer), open that one. A table that
+ * is gone leaves us with what we have. One stat(2).
+ */
+static int
+lmdb_follow(struct dict_lmdb *l)
+{
+	struct stat st;
+
+	if (l->mode != LMDB_WRITE || l->env == NULL || l->wtxn || l->itxn)
+		return 0;
+	if (stat(l->path, &st) < 0
+	    || (st.st_dev == l->dev && st.st_ino == l->ino))
+		return 0;
+	if (msg_verbose)
+		msg_info("table %s: %s was replaced: opening it again",
+		    l->d.full_name, l->path);
+	return lmdb_reopen(l);
+}
+
 /*
  * The exclusive lock for a change in place, on the file that is the
  * table now: a rebuild, or another writer's thaw, may have renamed a new
@@ -506,7 +600,6 @@ lmdb_reopen(struct dict_lmdb *l)
 static int
 lmdb_write_lock(struct dict_lmdb *l)
 {
-	struct stat ours, now;
 	int tries, rc;
 
 	if (l->mode == LMDB_CREATE)
@@ -518,8 +611,7 @@ lmdb_write_lock(struct dict_lmdb *l)
 		}
 		if ((rc = lmdb_flock(l, LOCK_EX)) != 0)
 			return rc;
-		if (fstat(l->lock_fd, &ours) == 0 && stat(l->path, &now) == 0
-		    && ours.st_dev == now.st_dev && ours.st_ino == now.st_ino)
+		if (lmdb_current(l))
 			return 0;
 		(void)lmdb_flock(l, LOCK_UN);
 		if (tries + 1 >= LMDB_OPEN_TRIES) {
@@ -562,27 +654,38 @@ lmdb_unchanged(struct dict_lmdb *l, const char *key, const char *value,
 	return true;
 }
 
+/* Permission problems, which an administrator can solve (see top). */
+static bool
+lmdb_denied(int err)
+{
+	return err == EACCES || err == EPERM || err == EROFS;
+}
+
 /*
  * Thaw a frozen table before its first change in place (see the top):
  * copy it to a new file, remove the mark there, rename the copy into
  * place and go on with it. The caller holds the exclusive lock of the
- * frozen file, so no other writer thaws it at the same time; we take
- * the copy's before the rename, so writers that find the copy in place
- * wait for our change.
+ * frozen file, so no other writer thaws it and no commit replaces it
+ * meanwhile; we take the copy's before the rename, so writers (and
+ * commits) that find the copy in place wait for our change. Returns 0,
+ * LMDB_AGAIN when the table was replaced all the same (by a rename that
+ * took no lock): the copy is dropped and the caller starts over with the
+ * new file; or LMDB_REPORTED.
  */
 static int
 lmdb_thaw(struct dict_lmdb *l)
 {
 	struct dict_lmdb copy;
+	struct stat st;
 	struct buf why;
-	int rc = 0;
+	int rc = 0, err = 0;
 
 	memset(&copy, 0, sizeof(copy));
 	copy.mode = LMDB_WRITE;
 	copy.lock_fd = -1;
 	buf_init(&why, 128);
-	if (lmdb_temp_file(l->path, &copy.temp_path, &copy.lock_fd,
-	    &why) < 0)
+	if ((err = lmdb_temp_file(l, true, &copy.temp_path, &copy.lock_fd,
+	    &why)) != 0)
 		goto fail;
 	if ((rc = mdb_env_copyfd2(l->env, copy.lock_fd,
 	    MDB_CP_COMPACT)) != 0) {
@@ -599,20 +702,35 @@ lmdb_thaw(struct dict_lmdb *l)
 		    mdb_strerror(rc));
 		goto fail;
 	}
-	if (rename(copy.temp_path, l->path) < 0) {
-		buf_printf(&why, "rename %s to %s: %s", copy.temp_path,
-		    l->path, strerror(errno));
+	if (fstat(copy.lock_fd, &st) < 0) {
+		buf_printf(&why, "stat %s: %s", copy.temp_path,
+		    strerror(errno));
 		goto fail;
 	}
-	if (file_sync_dir(l->path) < 0)
+	if (!lmdb_current(l)) {
+		if (msg_verbose)
+			msg_info("table %s: replaced while it was copied: "
+			    "starting over", l->d.full_name);
+		rc = LMDB_AGAIN;
+		goto drop;
+	}
+	if (rename(copy.temp_path, l->real) < 0) {
+		err = errno;
+		buf_printf(&why, "rename %s to %s: %s", copy.temp_path,
+		    l->real, strerror(err));
+		goto fail;
+	}
+	if (file_sync_dir(l->real) < 0)
 		msg_warn("table %s: sync the directory of %s: %s",
-		    l->d.full_name, l->path, strerror(errno));
+		    l->d.full_name, l->real, strerror(errno));
 	free(copy.temp_path);
 	/* Closing the frozen file releases its lock: others find ours. */
 	lmdb_env_close(l);
 	l->env = copy.env;
 	l->dbi = copy.dbi;
 	l->lock_fd = copy.lock_fd;
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
 	l->map_size = copy.map_size;
 	l->max_key = copy.max_key;
 	l->frozen = false;
@@ -623,15 +741,18 @@ lmdb_thaw(struct dict_lmdb *l)
 	return 0;
 
 fail:
-	dict_tempfail(&l->d, "table %s: thaw (copy for changes in place): "
-	    "%s", l->d.full_name, why.data);
+	dict_tempfail(&l->d, "table %s: cannot change a table built by petrel "
+	    "map in place: %s%s", l->d.full_name, why.data, lmdb_denied(err)
+	    ? "; rebuild it with petrel map, or change it as root" : "");
+	rc = LMDB_REPORTED;
+drop:
 	lmdb_env_close(&copy);
 	if (copy.temp_path) {
 		(void)unlink(copy.temp_path);
 		free(copy.temp_path);
 	}
 	buf_fini(&why);
-	return LMDB_REPORTED;
+	return rc;
 }
 
 /*
@@ -644,16 +765,27 @@ lmdb_change(struct dict_lmdb *l, const char *key, const char *value)
 {
 	bool replace = (l->d.dict_flags & DICT_FLAG_DUP_REPLACE) != 0;
 	bool existed = false;
-	int rc;
+	int tries, rc;
 
 	lmdb_iter_end(l);
-	if ((rc = lmdb_write_lock(l)) != 0)
-		return rc;
-	if (l->frozen && l->mode == LMDB_WRITE) {
+	for (tries = 0;; tries++) {
+		if ((rc = lmdb_write_lock(l)) != 0)
+			return rc;
+		if (!l->frozen || l->mode != LMDB_WRITE)
+			break;
 		if (lmdb_unchanged(l, key, value, replace, &rc))
 			goto out;
-		if ((rc = lmdb_thaw(l)) != 0)
-			goto out;
+		if ((rc = lmdb_thaw(l)) != LMDB_AGAIN) {
+			if (rc != 0)
+				goto out;
+			break;
+		}
+		(void)lmdb_flock(l, LOCK_UN);
+		if (tries + 1 >= LMDB_OPEN_TRIES) {
+			dict_tempfail(&l->d, "table %s: %s keeps being "
+			    "replaced", l->d.full_name, l->path);
+			return LMDB_REPORTED;
+		}
 	}
 	if (l->wtxn == NULL
 	    && (rc = mdb_txn_begin(l->env, NULL, 0, &l->wtxn)) != 0)
@@ -700,7 +832,8 @@ dict_lmdb_lookup(struct dict *d, const char *key, struct buf *value)
 
 	if (!lmdb_key(l, key, &k))
 		return DICT_NOTFOUND;	/* cannot have been stored */
-	if ((rc = lmdb_read_begin(l, &txn, &own)) != 0)
+	if ((rc = lmdb_follow(l)) != 0
+	    || (rc = lmdb_read_begin(l, &txn, &own)) != 0)
 		return lmdb_fail(l, "read", rc);
 	if ((rc = mdb_get(txn, l->dbi, &k, &v)) == 0)
 		buf_setn(value, v.mv_data, v.mv_size);
@@ -785,6 +918,8 @@ dict_lmdb_iterate(struct dict *d, enum dict_seq seq, struct buf *key,
 			lmdb_write_failed(l);
 			return lmdb_fail(l, "write", rc);
 		}
+		if ((rc = lmdb_follow(l)) != 0)
+			return lmdb_fail(l, "read", rc);
 		if ((rc = lmdb_read_begin(l, &l->itxn, &own)) != 0) {
 			l->itxn = NULL;
 			return lmdb_fail(l, "read", rc);
@@ -814,6 +949,80 @@ dict_lmdb_iterate(struct dict *d, enum dict_seq seq, struct buf *key,
 	return DICT_FOUND;
 }
 
+/*
+ * Rename a build onto the table, if there is none yet: 0, or an errno
+ * value (EEXIST: there is one now). A file system without
+ * RENAME_NOREPLACE gets a plain rename.
+ */
+static int
+lmdb_rename_new(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return errno;
+	return rename(from, to) == 0 ? 0 : errno;
+}
+
+/*
+ * Commit's rename (see the top): under the exclusive lock of the file
+ * that is the table, so that it waits for a thaw and the change after
+ * it, and checking under that lock that the file is still the table.
+ * A table we cannot open to lock (no read permission) is replaced
+ * without the lock, as a rename by hand would. 0, or -1 with why.
+ */
+static int
+lmdb_commit_rename(struct dict_lmdb *l, struct buf *why)
+{
+	struct stat st, now;
+	int tries, fd, err;
+
+	for (tries = 0; tries < LMDB_OPEN_TRIES; tries++) {
+		fd = open(l->real, O_RDONLY | O_CLOEXEC | O_NOCTTY
+		    | O_NONBLOCK);
+		if (fd < 0 && errno == ENOENT) {
+			if ((err = lmdb_rename_new(l->temp_path,
+			    l->real)) == EEXIST)
+				continue;	/* one appeared: lock it */
+			goto done;
+		}
+		if (fd < 0) {
+			if (msg_verbose)
+				msg_info("table %s: cannot lock %s (%s): "
+				    "replacing it without the lock",
+				    l->d.full_name, l->real, strerror(errno));
+			err = rename(l->temp_path, l->real) == 0 ? 0 : errno;
+			goto done;
+		}
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				err = errno;
+				(void)close(fd);
+				buf_printf(why, "table %s: lock %s: %s",
+				    l->d.full_name, l->real, strerror(err));
+				return -1;
+			}
+		}
+		if (fstat(fd, &st) == 0 && stat(l->real, &now) == 0
+		    && st.st_dev == now.st_dev && st.st_ino == now.st_ino) {
+			err = rename(l->temp_path, l->real) == 0 ? 0 : errno;
+			(void)close(fd);	/* unlocks: waiters find ours */
+			goto done;
+		}
+		(void)close(fd);
+	}
+	buf_printf(why, "table %s: %s keeps being replaced", l->d.full_name,
+	    l->real);
+	return -1;
+
+done:
+	if (err == 0)
+		return 0;
+	buf_printf(why, "table %s: rename %s to %s: %s", l->d.full_name,
+	    l->temp_path, l->real, strerror(err));
+	return -1;
+}
+
 static int
 dict_lmdb_commit(struct dict *d, struct buf *why)
 {
@@ -835,9 +1044,7 @@ dict_lmdb_commit(struct dict *d, struct buf *why)
 		    l->temp_path, mdb_strerror(rc));
 		return -1;
 	}
-	if (rename(l->temp_path, l->path) < 0) {
-		buf_printf(why, "table %s: rename %s to %s: %s", d->full_name,
-		    l->temp_path, l->path, strerror(errno));
+	if (lmdb_commit_rename(l, why) < 0) {
 		l->broken = true;
 		return -1;
 	}
@@ -847,9 +1054,9 @@ dict_lmdb_commit(struct dict *d, struct buf *why)
 	l->mode = LMDB_WRITE;
 	l->frozen = true;
 	(void)mdb_env_set_flags(l->env, MDB_NOSYNC, 0);
-	if (file_sync_dir(l->path) < 0) {
+	if (file_sync_dir(l->real) < 0) {
 		buf_printf(why, "table %s: sync the directory of %s: %s",
-		    d->full_name, l->path, strerror(errno));
+		    d->full_name, l->real, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -875,6 +1082,7 @@ dict_lmdb_close(struct dict *d)
 	if (l->lock_fd >= 0)
 		(void)close(l->lock_fd);
 	free(l->path);
+	free(l->real);
 	free(l->lost);
 	dict_free(d);
 }
@@ -928,6 +1136,24 @@ fail:
 }
 
 /*
+ * A writer's file: where NAME.lmdb really is (a symbolic link is
+ * followed), or NAME.lmdb when there is no such file yet.
+ */
+static void
+lmdb_resolve(struct dict_lmdb *l)
+{
+	char *real;
+
+	free(l->real);
+	if ((real = realpath(l->path, NULL)) != NULL) {
+		l->real = xstrdup(real);
+		free(real);
+	} else {
+		l->real = xstrdup(l->path);
+	}
+}
+
+/*
  * Open the table file for reading or changing in place: our own
  * descriptor (for flock and a clear "No such file" message), then the
  * environment under a lock, checking that both name the same file (a
@@ -938,10 +1164,14 @@ lmdb_open_existing(struct dict_lmdb *l, int open_flags, struct buf *why)
 {
 	bool rdonly = l->mode == LMDB_READ;
 	struct stat st, est;
+	const char *path;
 	int tries, rc, efd;
 
 	for (tries = 0;; tries++) {
-		l->lock_fd = open(l->path, (rdonly ? O_RDONLY : O_RDWR)
+		if (!rdonly)
+			lmdb_resolve(l);
+		path = rdonly ? l->path : l->real;
+		l->lock_fd = open(path, (rdonly ? O_RDONLY : O_RDWR)
 		    | (open_flags & O_CREAT) | O_CLOEXEC | O_NOCTTY, 0644);
 		if (l->lock_fd < 0) {
 			buf_printf(why, "open %s: %s", l->path,
@@ -963,12 +1193,14 @@ lmdb_open_existing(struct dict_lmdb *l, int open_flags, struct buf *why)
 			    "table", l->path);
 			return -1;
 		}
+		l->dev = st.st_dev;
+		l->ino = st.st_ino;
 		if ((rc = lmdb_flock(l, rdonly ? LOCK_SH : LOCK_EX)) != 0) {
 			buf_printf(why, "lock %s: %s", l->path,
 			    mdb_strerror(rc));
 			return -1;
 		}
-		rc = lmdb_env_open(l, l->path, rdonly ? MDB_RDONLY | MDB_NOLOCK
+		rc = lmdb_env_open(l, path, rdonly ? MDB_RDONLY | MDB_NOLOCK
 		    | MDB_NOTLS : MDB_NOLOCK, why);
 		(void)lmdb_flock(l, LOCK_UN);
 		if (rc < 0)
@@ -988,27 +1220,98 @@ lmdb_open_existing(struct dict_lmdb *l, int open_flags, struct buf *why)
 	}
 }
 
+/* Does name end in "<pid>.<8 hex digits>", as our temporary files do? */
+static bool
+lmdb_temp_suffix(const char *name, long *pid)
+{
+	const char *cp = name;
+	long n = 0;
+	int i;
+
+	/* Seven digits hold any pid (pid_max is at most 2^22). */
+	for (; *cp >= '0' && *cp <= '9' && cp - name < 7; cp++)
+		n = n * 10 + (*cp - '0');
+	if (cp == name || *cp++ != '.' || n <= 0)
+		return false;
+	for (i = 0; i < 8; i++, cp++)
+		if (!((*cp >= '0' && *cp <= '9') || (*cp >= 'a' && *cp <= 'f')))
+			return false;
+	*pid = n;
+	return *cp == 0;
+}
+
 /*
- * A new file path.<pid>.<random> beside the table, for a build or a
- * thaw, with the mode (and, as root, the owner) of the table in place,
- * so a protected table stays protected. 0 with *temp_path (the caller
- * frees it and removes the file when not used) and *fd; -1 with why.
+ * Remove the temporary files of writers of this table that died (see
+ * the top). Best effort: what cannot be read or removed stays.
+ */
+static void
+lmdb_clean_stale(const struct dict_lmdb *l, const char *path)
+{
+	const char *slash = strrchr(path, '/'), *base;
+	struct dirent *e;
+	struct stat st;
+	char *dir;
+	size_t len;
+	DIR *dp;
+	long pid;
+
+	if (slash == NULL) {
+		dir = xstrdup(".");
+		base = path;
+	} else {
+		dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+		base = slash + 1;
+	}
+	len = strlen(base);
+	if ((dp = opendir(dir)) == NULL) {
+		free(dir);
+		return;
+	}
+	while ((e = readdir(dp)) != NULL) {
+		if (strncmp(e->d_name, base, len) != 0 || e->d_name[len] != '.'
+		    || !lmdb_temp_suffix(e->d_name + len + 1, &pid)
+		    || pid == (long)getpid()
+		    || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (fstatat(dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
+		    || !S_ISREG(st.st_mode)
+		    || time(NULL) - st.st_mtime < LMDB_STALE_SECS)
+			continue;
+		if (unlinkat(dirfd(dp), e->d_name, 0) == 0)
+			msg_info("table %s: removed %s/%s, left by process %ld, "
+			    "which no longer runs", l->d.full_name, dir,
+			    e->d_name, pid);
+	}
+	(void)closedir(dp);
+	free(dir);
+}
+
+/*
+ * A new file <real>.<pid>.<random> beside the table, for a build or a
+ * thaw, with the mode, owner and group of the table in place, so a
+ * protected table stays protected and its readers can still read it.
+ * A build keeps what it can (the owner only as root); a thaw (strict)
+ * must keep all three. 0 with *temp_path (the caller frees it and
+ * removes the file when not used) and *fd; else an errno value, with
+ * why.
  */
 static int
-lmdb_temp_file(const char *path, char **temp_path, int *fd, struct buf *why)
+lmdb_temp_file(struct dict_lmdb *l, bool strict, char **temp_path, int *fd,
+    struct buf *why)
 {
+	struct stat old, st;
 	struct buf temp;
-	struct stat old;
 	uint32_t rnd;
-	int tries;
+	int tries, err;
 
-	buf_init(&temp, strlen(path) + 32);
+	lmdb_clean_stale(l, l->real);
+	buf_init(&temp, strlen(l->real) + 32);
 	for (tries = 0; tries < LMDB_TEMP_TRIES; tries++) {
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK)
 		    != (ssize_t)sizeof(rnd))
 			rnd = (uint32_t)random() ^ (uint32_t)tries;
 		buf_reset(&temp);
-		buf_printf(&temp, "%s.%ld.%08x", path, (long)getpid(),
+		buf_printf(&temp, "%s.%ld.%08x", l->real, (long)getpid(),
 		    (unsigned)rnd);
 		*fd = open(temp.data, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW
 		    | O_CLOEXEC | O_NOCTTY, 0644);
@@ -1016,17 +1319,42 @@ lmdb_temp_file(const char *path, char **temp_path, int *fd, struct buf *why)
 			break;
 	}
 	if (*fd < 0) {
-		buf_printf(why, "create %s: %s", temp.data, strerror(errno));
+		err = errno;
+		buf_printf(why, "create %s: %s", temp.data, strerror(err));
 		buf_fini(&temp);
-		return -1;
+		return err;
 	}
 	*temp_path = buf_steal(&temp);
-	if (stat(path, &old) == 0 && S_ISREG(old.st_mode)
-	    && ((geteuid() == 0 && fchown(*fd, old.st_uid, old.st_gid) < 0)
-	    || fchmod(*fd, old.st_mode & 0777) < 0)) {
-		buf_printf(why, "set owner and mode of %s: %s", *temp_path,
-		    strerror(errno));
-		return -1;
+	if (stat(l->real, &old) < 0 || !S_ISREG(old.st_mode))
+		return 0;		/* a new table */
+	if (fstat(*fd, &st) < 0) {
+		err = errno;
+		buf_printf(why, "stat %s: %s", *temp_path, strerror(err));
+		return err;
+	}
+	if ((st.st_uid != old.st_uid || st.st_gid != old.st_gid)
+	    && fchown(*fd, st.st_uid != old.st_uid ? old.st_uid : (uid_t)-1,
+	    st.st_gid != old.st_gid ? old.st_gid : (gid_t)-1) < 0) {
+		err = errno;
+		if (strict) {
+			buf_printf(why, "cannot give the copy %s the owner "
+			    "and group of %s (uid %lu, gid %lu): %s",
+			    *temp_path, l->real, (unsigned long)old.st_uid,
+			    (unsigned long)old.st_gid, strerror(err));
+			return err;
+		}
+		/* A build by another user: the group at least, if ours. */
+		if (st.st_gid != old.st_gid
+		    && fchown(*fd, (uid_t)-1, old.st_gid) < 0 && msg_verbose)
+			msg_info("table %s: %s keeps group %lu: %s",
+			    l->d.full_name, *temp_path,
+			    (unsigned long)st.st_gid, strerror(errno));
+	}
+	if (fchmod(*fd, old.st_mode & 0777) < 0) {
+		err = errno;
+		buf_printf(why, "set the mode of %s: %s", *temp_path,
+		    strerror(err));
+		return err;
 	}
 	return 0;
 }
@@ -1034,8 +1362,17 @@ lmdb_temp_file(const char *path, char **temp_path, int *fd, struct buf *why)
 static int
 lmdb_open_new(struct dict_lmdb *l, struct buf *why)
 {
-	if (lmdb_temp_file(l->path, &l->temp_path, &l->lock_fd, why) < 0)
+	struct stat st;
+
+	lmdb_resolve(l);
+	if (lmdb_temp_file(l, false, &l->temp_path, &l->lock_fd, why) != 0)
 		return -1;
+	if (fstat(l->lock_fd, &st) < 0) {
+		buf_printf(why, "stat %s: %s", l->temp_path, strerror(errno));
+		return -1;
+	}
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
 	/* Each batch is not synced; commit syncs the whole file once. */
 	return lmdb_env_open(l, l->temp_path, MDB_NOLOCK | MDB_NOSYNC, why);
 }

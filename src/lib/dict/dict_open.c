@@ -6,8 +6,12 @@
  * opens a new one. When opening fails, the caller gets a surrogate
  * table whose every answer is DICT_TEMPFAIL with the reason, logged
  * once here. The surrogate watches the file the type would have read
- * (dict_ops.file), so that dict_changed() tells a daemon to restart
- * once the file appears or is fixed. Only programs that open tables
+ * (dict_ops.file) and the others it named (dict_open_watch(): an SQL
+ * table's database file or domain files), so that dict_changed() tells
+ * a daemon to restart once a file appears or is fixed. It is cached
+ * like a table, so opening the same table again does not log the
+ * reason again; once a watched file has changed, the next open tries
+ * the table again. Only programs that open tables
  * link this file, and with it every type's code and libraries
  * (database clients among them).
  */
@@ -100,10 +104,62 @@ dict_name_reason(struct buf *why, const char *type_name)
 }
 
 /*
- * dict_open_strict(), and for dict_open(): when the type reads a file,
- * *pending receives a surrogate that watches it from before the open
- * (so a file fixed while the open failed is not missed). It is closed
- * when the open works.
+ * The surrogate-to-be of the open in progress, which collects what
+ * dict_open_watch() names (opens nest: domain tables of SQL tables).
+ */
+static struct dict *dict_opening;
+
+void
+dict_open_watch(const char *path, bool kept)
+{
+	if (dict_opening != NULL)
+		dict_watch_name(dict_opening, path, kept);
+}
+
+/*
+ * The table cached under key, if it may be used: a surrogate only by
+ * dict_open(), and only while the files it watches are as they were;
+ * else it leaves the cache (its holders keep it) and the caller opens
+ * the table again.
+ */
+static struct dict *
+dict_cache_use(const char *key, bool strict)
+{
+	struct dict *d;
+
+	if ((d = dict_cache_find(key)) == NULL)
+		return NULL;
+	if (dict_is_surrogate(d)) {
+		if (strict)
+			return NULL;
+		if (dict_watch_changed(d)) {
+			dict_cache_forget(d);
+			return NULL;
+		}
+	}
+	d->refcount++;
+	return d;
+}
+
+static void
+dict_cache_put(struct dict *d, char *key)
+{
+	struct dict *old;
+
+	/* A surrogate that dict_open_strict() did not use. */
+	if ((old = dict_cache_find(key)) != NULL)
+		dict_cache_forget(old);
+	d->cache_key = key;
+	dict_cache_add(key, d);
+}
+
+/*
+ * dict_open_strict(), and for dict_open(): when the type is known,
+ * *pending receives a surrogate that watches the file the type reads
+ * (dict_ops.file) and those it named with dict_open_watch(), each from
+ * before it was read (so a file fixed while the open failed is not
+ * missed). When the open works, the table takes over the watches the
+ * type asked it to keep.
  */
 static struct dict *
 dict_open_try(const char *type_name, int open_flags, int dict_flags,
@@ -111,14 +167,13 @@ dict_open_try(const char *type_name, int open_flags, int dict_flags,
 {
 	const struct dict_ops *ops;
 	struct buf type, name, path;
-	struct dict *d = NULL;
+	struct dict *d = NULL, *watcher, *outer;
 	char *key = NULL;
 
 	buf_reset(why);
 	if (!(dict_flags & DICT_FLAG_NO_CACHE)) {
 		key = dict_cache_key(type_name, open_flags, dict_flags);
-		if ((d = dict_cache_find(key)) != NULL) {
-			d->refcount++;
+		if ((d = dict_cache_use(key, pending == NULL)) != NULL) {
 			free(key);
 			return d;
 		}
@@ -131,17 +186,27 @@ dict_open_try(const char *type_name, int open_flags, int dict_flags,
 		buf_printf(why, "table \"%s\": unknown table type \"%s\"",
 		    type_name, type.data);
 	} else {
-		if (pending != NULL && ops->file != NULL) {
+		watcher = dict_surrogate(type_name, open_flags, dict_flags, "");
+		if (ops->file != NULL) {
 			buf_init(&path, 64);
 			ops->file(name.data, &path);
-			*pending = dict_surrogate(type_name, open_flags,
-			    dict_flags, "");
-			dict_watch_name(*pending, path.data);
+			dict_watch_name(watcher, path.data, false);
 			buf_fini(&path);
 		}
-		if ((d = ops->open(name.data, open_flags, dict_flags,
-		    why)) == NULL)
+		outer = dict_opening;
+		dict_opening = watcher;
+		d = ops->open(name.data, open_flags, dict_flags, why);
+		dict_opening = outer;
+		if (d != NULL) {
+			dict_watch_move(d, watcher);
+			dict_close(watcher);
+		} else {
 			dict_name_reason(why, type_name);
+			if (pending != NULL)
+				*pending = watcher;
+			else
+				dict_close(watcher);
+		}
 	}
 	buf_fini(&type);
 	buf_fini(&name);
@@ -149,19 +214,13 @@ dict_open_try(const char *type_name, int open_flags, int dict_flags,
 		free(key);
 		return NULL;
 	}
-	if (pending != NULL) {
-		dict_close(*pending);
-		*pending = NULL;
-	}
 	/* Messages name the table as configured: hash:x, not lmdb:x. */
 	if (strcmp(d->full_name, type_name) != 0) {
 		free(d->full_name);
 		d->full_name = xstrdup(type_name);
 	}
-	if (key) {
-		d->cache_key = key;
-		dict_cache_add(key, d);
-	}
+	if (key)
+		dict_cache_put(d, key);
 	return d;
 }
 
@@ -181,13 +240,20 @@ dict_open(const char *type_name, int open_flags, int dict_flags)
 	buf_init(&why, 128);
 	d = dict_open_try(type_name, open_flags, dict_flags, &why, &pending);
 	if (d == NULL) {
-		/* Logged once: later answers carry the reason quietly. */
+		/*
+		 * Logged once: later answers carry the reason quietly, and
+		 * later opens share the surrogate until a file it watches
+		 * changes (dict_cache_use()).
+		 */
 		msg_warn("%s", why.data);
 		if ((d = pending) != NULL)
 			dict_surrogate_reason(d, why.data);
 		else
 			d = dict_surrogate(type_name, open_flags, dict_flags,
 			    why.data);
+		if (!(dict_flags & DICT_FLAG_NO_CACHE))
+			dict_cache_put(d, dict_cache_key(type_name, open_flags,
+			    dict_flags));
 	}
 	buf_fini(&why);
 	return d;

@@ -7,6 +7,11 @@
  * the joining of result values; see dict_sql.h. A back end supplies
  * connect/quote/query/disconnect and this module drives them.
  *
+ * Change detection: the configuration file and the domain files are
+ * read once, at open; each is watched (dict_open_watch()), so that
+ * dict_changed() tells a daemon to restart when one changes, and, when
+ * the open failed, when one appears or is fixed.
+ *
  * Host failover: hosts are tried in a random order fixed at open time,
  * UNIX-domain sockets first. Connections stay open between lookups. A
  * host that cannot be reached, or whose connection breaks during a query
@@ -288,6 +293,8 @@ dict_sql_domain_file(struct dict_sql_cf *cf, const char *file,
 	size_t i;
 	int lineno, n;
 
+	/* A daemon restarts when the file changes (or appears). */
+	dict_open_watch(file, true);
 	if ((fp = fopen(file, "re")) == NULL) {
 		buf_printf(problem, "open %s: %s", file, strerror(errno));
 		return -1;
@@ -923,6 +930,8 @@ dict_sql_open(const struct dict_ops *ops, const struct dict_sql_backend *be,
 	    sizeof(*t));
 	t->be = be;
 	buf_init(&t->last_error, 0);
+	/* As the domain files: a changed configuration needs a restart. */
+	dict_open_watch(name, true);
 	if (dict_sql_cf_load(&t->cf, name, be->cf_flags, why) < 0)
 		goto fail;
 	if (be->cf_flags & DICT_SQL_CF_HOSTS) {

@@ -7,7 +7,8 @@
  *
  * The database file is opened read-only when the table is opened (so a
  * missing file makes the table a surrogate that defers mail, with the
- * reason logged), and kept open. Parameters, templates and results are
+ * reason logged, and that dict_changed() reports once the file
+ * appears), and kept open. Parameters, templates and results are
  * dict_sql.c's; there are no hosts. Lookups only: no update, delete or
  * iteration.
  *
@@ -174,6 +175,12 @@ dict_sqlite_check(struct dict_sql *t, struct buf *why)
 	struct dict_sql_host *h = &t->hosts[0];
 	struct buf err;
 
+	/*
+	 * A surrogate watches the database file, to notice when it
+	 * appears; a working table does not: its data changes while it
+	 * is open, and lookups see that without a restart.
+	 */
+	dict_open_watch(h->addr, false);
 	buf_init(&err, 64);
 	if ((h->conn = dict_sqlite_connect(t, h, &err)) == NULL) {
 		buf_printf(why, "%s: %s", t->cf.file, err.data);

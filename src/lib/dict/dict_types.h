@@ -25,16 +25,21 @@ extern const struct dict_ops dict_sqlite_ops;
 
 /*
  * The process cache of open tables (dict.c), for dict_open.c: the table
- * cached under key, or NULL; add one (key is the table's cache_key).
+ * cached under key, or NULL; add one (key is the table's cache_key);
+ * take one out (its holders keep it; the next open makes a new one).
  */
 struct dict *dict_cache_find(const char *key);
 void dict_cache_add(const char *key, struct dict *d);
+void dict_cache_forget(struct dict *d);
 /*
- * For dict_open.c's surrogates (dict.c): watch a file by name, present
- * or not (for dict_changed()); set the reason of a surrogate made
- * before the open that failed.
+ * For dict_open.c (dict.c): watch a file by name, present or not (for
+ * dict_changed(); kept: see dict_open_watch()); move the kept name
+ * watches of from to to; has a file d watches changed?; set the reason
+ * of a surrogate made before the open that failed.
  */
-void dict_watch_name(struct dict *d, const char *path);
+void dict_watch_name(struct dict *d, const char *path, bool kept);
+void dict_watch_move(struct dict *to, struct dict *from);
+bool dict_watch_changed(const struct dict *d);
 void dict_surrogate_reason(struct dict *d, const char *reason);
 /* A type added with dict_register(), or NULL (dict.c). */
 const struct dict_ops *dict_find_registered(const char *type);

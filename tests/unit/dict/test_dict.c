@@ -8,7 +8,8 @@
  * keys (through a test-only type registered with dict_register()),
  * unsupported operations, and dict_changed() after a source is replaced
  * or rewritten, and after a table that failed to open is created or
- * fixed.
+ * fixed; a surrogate shared by later opens (logged once) until its file
+ * changes.
  *
  * The types, table-driven: texthash, inline (every syntax form and the
  * malformed ones), static and unix.
@@ -787,6 +788,87 @@ test_changed_after_failed_open(void **state)
 	buf_fini(&v);
 }
 
+/*
+ * A table that cannot be opened is logged once per process: opening it
+ * again shares the surrogate quietly, until a file it watches changes;
+ * then the next open tries again, and works or logs the new reason.
+ */
+static void
+test_surrogate_shared(void **state)
+{
+	struct dict *a, *b, *c, *d, *e, *f, *g;
+	char name[512], path[256];
+	struct buf why;
+	char *log;
+
+	(void)state;
+	buf_init(&why, 0);
+	snprintf(path, sizeof(path), "%s", tmp_path("later"));
+	snprintf(name, sizeof(name), "texthash:%s", path);
+	a = open_quiet(name, O_RDONLY, 0, &log);
+	assert_true(dict_is_surrogate(a));
+	assert_non_null(strstr(log, "No such file or directory"));
+	free(log);
+	b = open_quiet(name, O_RDONLY, 0, &log);
+	assert_string_equal(log, "");
+	free(log);
+	c = open_quiet(name, O_RDONLY, 0, &log);
+	assert_string_equal(log, "");
+	free(log);
+	assert_ptr_equal(a, b);
+	assert_ptr_equal(a, c);
+	assert_int_equal(a->refcount, 3);
+	assert_int_equal(dict_lookup(b, "a", &why), DICT_TEMPFAIL);
+
+	/* A strict open tries for real and leaves the shared one be. */
+	assert_null(dict_open_strict(name, O_RDONLY, 0, &why));
+	assert_non_null(strstr(why.data, "No such file or directory"));
+	d = open_quiet(name, O_RDONLY, 0, &log);
+	assert_ptr_equal(d, a);
+	assert_string_equal(log, "");
+	free(log);
+	dict_close(d);
+	/* A private open shares nothing. */
+	d = open_quiet(name, O_RDONLY, DICT_FLAG_NO_CACHE, &log);
+	assert_ptr_not_equal(d, a);
+	assert_non_null(strstr(log, "No such file or directory"));
+	free(log);
+	dict_close(d);
+
+	/* Still broken, another way: logged again, once. */
+	write_file(path, "a 1\nb\n");
+	d = open_quiet(name, O_RDONLY, 0, &log);
+	assert_true(dict_is_surrogate(d));
+	assert_ptr_not_equal(d, a);
+	assert_non_null(strstr(log, "line 2"));
+	free(log);
+	e = open_quiet(name, O_RDONLY, 0, &log);
+	assert_ptr_equal(e, d);
+	assert_string_equal(log, "");
+	free(log);
+
+	/* Fixed: the next open works; holders of a surrogate restart. */
+	write_file(path, "a 1\nb 2\n");
+	f = open_quiet(name, O_RDONLY, 0, &log);
+	assert_false(dict_is_surrogate(f));
+	assert_string_equal(log, "");
+	free(log);
+	g = open_quiet(name, O_RDONLY, 0, NULL);
+	assert_ptr_equal(f, g);
+	assert_int_equal(dict_lookup(g, "b", &why), DICT_FOUND);
+	assert_true(changed_quiet());
+	dict_close(a);
+	dict_close(b);
+	dict_close(c);
+	dict_close(d);
+	dict_close(e);
+	assert_false(dict_changed());
+	dict_close(f);
+	dict_close(g);
+	assert_int_equal(unlink(path), 0);
+	buf_fini(&why);
+}
+
 /* Lookups for the type tests: key, result, value when found. */
 struct probe {
 	const char *key;
@@ -1206,6 +1288,7 @@ main(void)
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_changed),
 		cmocka_unit_test(test_changed_after_failed_open),
+		cmocka_unit_test(test_surrogate_shared),
 		cmocka_unit_test(test_texthash),
 		cmocka_unit_test(test_inline),
 		cmocka_unit_test(test_static),

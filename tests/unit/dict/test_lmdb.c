@@ -11,6 +11,12 @@
  * rebuild while the old table stays readable, and frozen tables: read
  * without locks, thawed into a new file by the first real change, whose
  * readers lock; two writers, and a writer whose table is rebuilt.
+ * The races and rules around a thaw: a rebuild renamed into place, or
+ * committed, while a thaw copies (an interleaving made deterministic by
+ * -Wl,--wrap=mdb_env_copyfd2); thawing as an unprivileged user (owner,
+ * group and mode kept, or the change refused with the table untouched);
+ * a table reached through a symbolic link; a long-lived writer seeing
+ * the changes of others; temporary files of dead writers removed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +28,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <lmdb.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -568,6 +576,538 @@ test_frozen(void **state)
 	free(capture_end());
 }
 
+/*
+ * What a test does while a thaw copies the frozen file: the test
+ * binary is linked with -Wl,--wrap=mdb_env_copyfd2, which only a thaw
+ * calls.
+ */
+static void (*during_copy)(void);
+int __real_mdb_env_copyfd2(MDB_env *env, mdb_filehandle_t fd,
+    unsigned int flags);
+int __wrap_mdb_env_copyfd2(MDB_env *env, mdb_filehandle_t fd,
+    unsigned int flags);
+
+int
+__wrap_mdb_env_copyfd2(MDB_env *env, mdb_filehandle_t fd, unsigned int flags)
+{
+	void (*hook)(void) = during_copy;
+	int rc = __real_mdb_env_copyfd2(env, fd, flags);
+
+	during_copy = NULL;
+	if (hook != NULL)
+		hook();
+	return rc;
+}
+
+/* A rebuild put in place by rename(2) alone: by hand, or an old version. */
+static void
+rebuild_by_rename(void)
+{
+	static const char *const pairs[] = {"rebuilt=yes", NULL};
+	char to[256];
+
+	snprintf(to, sizeof(to), "%s", tmp_name(NULL, "race", ".lmdb"));
+	build(tmp_name("lmdb", "other", NULL), pairs, 0);
+	assert_int_equal(rename(tmp_name(NULL, "other", ".lmdb"), to), 0);
+}
+
+/*
+ * A rebuild completes while a thaw copies the frozen file. The thaw
+ * must not rename its copy over the rebuilt table: it starts over, and
+ * the change goes into the rebuilt table.
+ */
+static void
+test_thaw_race_rename(void **state)
+{
+	static const char *const pairs[] = {"a=1", NULL};
+	struct dict *w, *r;
+
+	(void)state;
+	clean_dir();
+	build(tmp_name("lmdb", "race", NULL), pairs, 0);
+	w = open_ok(tmp_name("lmdb", "race", NULL), O_RDWR, 0);
+	during_copy = rebuild_by_rename;
+	assert_int_equal(dict_update(w, "c", "3"), DICT_NOTFOUND);
+	assert_null(during_copy);	/* the thaw ran */
+	r = open_ok(tmp_name("lmdb", "race", NULL), O_RDONLY, 0);
+	check_dump(r, "c=3 rebuilt=yes", "a change racing a rebuild");
+	expect(w, "rebuilt", DICT_FOUND, "yes", "the writer's table");
+	dict_close(r);
+	dict_close(w);
+	check_dir("race.lmdb");
+}
+
+/* Is pid waiting for a lock (a "->" line of /proc/locks)? */
+static bool
+lock_waiting(pid_t pid)
+{
+	char line[512], want[32];
+	bool found = false;
+	FILE *fp;
+
+	snprintf(want, sizeof(want), " %ld ", (long)pid);
+	assert_non_null(fp = fopen("/proc/locks", "r"));
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strstr(line, "->") != NULL && strstr(line, want) != NULL)
+			found = true;
+	(void)fclose(fp);
+	return found;
+}
+
+static pid_t rebuilder;
+static int rebuilder_status;
+static bool rebuilder_done, rebuilder_waited;
+
+/*
+ * A rebuild by another process, committing while the thaw copies. Wait
+ * until it has committed (what the commit did without locking) or waits
+ * for the lock of the file it replaces.
+ */
+static void
+rebuild_in_child(void)
+{
+	struct buf why;
+	struct dict *d;
+	int i;
+
+	rebuilder_done = rebuilder_waited = false;
+	if ((rebuilder = fork()) == 0) {
+		/* Not our lock: the writer's descriptors are its own. */
+		(void)close_range(3, ~0U, 0);
+		buf_init(&why, 64);
+		d = dict_open_strict(tmp_name("lmdb", "race", NULL), CREATE,
+		    DICT_FLAG_NO_CACHE, &why);
+		_exit(d != NULL && dict_update(d, "rebuilt", "yes")
+		    == DICT_NOTFOUND && dict_commit(d, &why) == 0 ? 0 : 1);
+	}
+	assert_true(rebuilder > 0);
+	for (i = 0; i < 2000; i++) {
+		if (waitpid(rebuilder, &rebuilder_status, WNOHANG)
+		    == rebuilder) {
+			rebuilder_done = true;
+			return;
+		}
+		if (lock_waiting(rebuilder)) {
+			rebuilder_waited = true;
+			return;
+		}
+		usleep(5 * 1000);
+	}
+	fail_msg("the rebuild neither finished nor waited for a lock");
+}
+
+/*
+ * The same with a real commit in another process: it waits for the
+ * lock of the frozen file, which the thaw holds, then for the change,
+ * and replaces the table afterwards. Both happen whole: the change,
+ * then the rebuild, whose table (built from its source) is the result.
+ */
+static void
+test_thaw_race_commit(void **state)
+{
+	static const char *const pairs[] = {"a=1", NULL};
+	struct dict *w, *r;
+
+	(void)state;
+	clean_dir();
+	build(tmp_name("lmdb", "race", NULL), pairs, 0);
+	w = open_ok(tmp_name("lmdb", "race", NULL), O_RDWR, 0);
+	during_copy = rebuild_in_child;
+	assert_int_equal(dict_update(w, "c", "3"), DICT_NOTFOUND);
+	assert_null(during_copy);
+	if (!rebuilder_done)
+		assert_int_equal(waitpid(rebuilder, &rebuilder_status, 0),
+		    rebuilder);
+	assert_true(WIFEXITED(rebuilder_status)
+	    && WEXITSTATUS(rebuilder_status) == 0);
+	if (!rebuilder_waited)
+		fail_msg("the rebuild committed while the thaw held the lock");
+	r = open_ok(tmp_name("lmdb", "race", NULL), O_RDONLY, 0);
+	check_dump(r, "rebuilt=yes", "the rebuild came second");
+	assert_true(has_frozen_mark(tmp_name(NULL, "race", ".lmdb")));
+	/* The writer follows, and its next change thaws the new table. */
+	expect(w, "rebuilt", DICT_FOUND, "yes", "the writer's table");
+	assert_int_equal(dict_update(w, "d", "4"), DICT_NOTFOUND);
+	dict_close(r);
+	r = open_ok(tmp_name("lmdb", "race", NULL), O_RDONLY, 0);
+	check_dump(r, "d=4 rebuilt=yes", "changed after the rebuild");
+	dict_close(r);
+	dict_close(w);
+	check_dir("race.lmdb");
+}
+
+/* Thawing as a user that is not root: who may use the table stays. */
+struct priv_case {
+	const char *label;
+	bool dir_nobody;	/* the directory is nobody's (writable) */
+	bool file_nobody;	/* the table is nobody's, else root's */
+	bool file_mail;		/* the table's group is mail, else nogroup */
+	bool writer_in_mail;	/* nobody has mail as another group */
+	mode_t mode;
+	const char *problem;	/* NULL: the change works */
+};
+
+static const struct priv_case priv_cases[] = {
+	{"directory not writable", false, true, false, false, 0640,
+	    ": create "},
+	{"owner cannot be kept", true, false, false, false, 0660,
+	    ": cannot give the copy "},
+	{"group cannot be kept", true, true, true, false, 0640,
+	    ": cannot give the copy "},
+	{"owner, group and mode kept", true, true, true, true, 0640, NULL},
+};
+
+/* In a child as uid, gid (and group more): fn(arg); its output. */
+static char *
+as_user(uid_t uid, gid_t gid, gid_t more, void (*fn)(const char *, int),
+    const char *arg)
+{
+	gid_t groups[2] = {gid, more};
+	struct buf out;
+	char chunk[256];
+	int pipefd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe(pipefd), 0);
+	if ((pid = fork()) == 0) {
+		(void)close(pipefd[0]);
+		if (setgroups(more != gid ? 2 : 1, groups) < 0
+		    || setgid(gid) < 0 || setuid(uid) < 0)
+			_exit(2);
+		fn(arg, pipefd[1]);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	(void)close(pipefd[1]);
+	buf_init(&out, 256);
+	while ((n = read(pipefd[0], chunk, sizeof(chunk))) > 0)
+		buf_append(&out, chunk, (size_t)n);
+	(void)close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return buf_steal(&out);
+}
+
+/* Child: change table name; print the result and the error. */
+static void
+priv_change(const char *name, int out)
+{
+	struct buf why;
+	struct dict *d;
+
+	buf_init(&why, 64);
+	if ((d = dict_open_strict(name, O_RDWR, DICT_FLAG_NO_CACHE,
+	    &why)) == NULL)
+		dprintf(out, "open: %s", why.data);
+	else if (dict_update(d, "c", "3") == DICT_TEMPFAIL)
+		dprintf(out, "%s", dict_error(d));
+	else
+		dprintf(out, "changed");
+}
+
+/* Child: look c up in table name. */
+static void
+priv_lookup(const char *name, int out)
+{
+	struct buf why;
+	struct dict *d;
+
+	buf_init(&why, 64);
+	if ((d = dict_open_strict(name, O_RDONLY, DICT_FLAG_NO_CACHE,
+	    &why)) == NULL)
+		dprintf(out, "open: %s", why.data);
+	else if (dict_lookup(d, "c", &why) == DICT_FOUND)
+		dprintf(out, "c=%s", why.data);
+	else
+		dprintf(out, "lookup: %s", dict_error(d));
+}
+
+static uid_t
+user_id(const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+
+	if (pw == NULL)
+		fail_msg("no user %s", name);
+	return pw->pw_uid;
+}
+
+static gid_t
+group_id(const char *name)
+{
+	struct group *gr = getgrnam(name);
+
+	if (gr == NULL)
+		fail_msg("no group %s", name);
+	return gr->gr_gid;
+}
+
+static void
+test_thaw_unprivileged(void **state)
+{
+	static const char *const pairs[] = {"a=1", NULL};
+	char dir[] = "/tmp/petrel-test-lmdb-priv-XXXXXX";
+	uid_t nobody, mailer;
+	gid_t nogroup, mail;
+	char name[128], file[128];
+	const struct priv_case *c;
+	struct stat before, after;
+	struct buf want;
+	gid_t gid;
+	size_t i;
+	char *got;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();		/* needs setuid(2) */
+	nobody = user_id("nobody");
+	mailer = user_id("mail");
+	nogroup = group_id("nogroup");
+	mail = group_id("mail");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(name, sizeof(name), "lmdb:%s/t", dir);
+	snprintf(file, sizeof(file), "%s/t.lmdb", dir);
+	buf_init(&want, 256);
+	for (i = 0; i < NELEM(priv_cases); i++) {
+		c = &priv_cases[i];
+		gid = c->file_mail ? mail : nogroup;
+		assert_int_equal(chown(dir, c->dir_nobody ? nobody : 0,
+		    0), 0);
+		build(name, pairs, 0);
+		assert_int_equal(chown(file, c->file_nobody ? nobody
+		    : 0, gid), 0);
+		assert_int_equal(chmod(file, c->mode), 0);
+		assert_int_equal(stat(file, &before), 0);
+		got = as_user(nobody, nogroup, c->writer_in_mail
+		    ? mail : nogroup, priv_change, name);
+		assert_int_equal(stat(file, &after), 0);
+		if (c->problem != NULL) {
+			buf_reset(&want);
+			buf_printf(&want, "table %s: cannot change a table "
+			    "built by petrel map in place", name);
+			if (strncmp(got, want.data, want.len) != 0
+			    || strstr(got, c->problem) == NULL
+			    || strstr(got, "; rebuild it with petrel map, or "
+			    "change it as root") == NULL)
+				fail_msg("case \"%s\": %s", c->label, got);
+			/* Untouched: the same file, owner, mode, mark. */
+			if (after.st_ino != before.st_ino
+			    || after.st_uid != before.st_uid
+			    || after.st_gid != before.st_gid
+			    || after.st_mode != before.st_mode
+			    || !has_frozen_mark(file))
+				fail_msg("case \"%s\": the table changed",
+				    c->label);
+		} else {
+			if (strcmp(got, "changed") != 0)
+				fail_msg("case \"%s\": %s", c->label, got);
+			if (after.st_ino == before.st_ino
+			    || after.st_uid != before.st_uid
+			    || after.st_gid != before.st_gid
+			    || after.st_mode != before.st_mode
+			    || has_frozen_mark(file))
+				fail_msg("case \"%s\": thawed as %lu:%lu %o",
+				    c->label, (unsigned long)after.st_uid,
+				    (unsigned long)after.st_gid,
+				    (unsigned)after.st_mode & 07777);
+			/* A reader by group still reads it. */
+			free(got);
+			got = as_user(mailer, mail,
+			    mail, priv_lookup, name);
+			if (strcmp(got, "c=3") != 0)
+				fail_msg("case \"%s\": a reader in group mail: "
+				    "%s", c->label, got);
+		}
+		free(got);
+		/* Nothing left behind. */
+		assert_int_equal(unlink(file), 0);
+		if (rmdir(dir) != 0)
+			fail_msg("case \"%s\": files left in %s", c->label,
+			    dir);
+		assert_int_equal(mkdir(dir, 0755), 0);
+	}
+	assert_int_equal(rmdir(dir), 0);
+	buf_fini(&want);
+}
+
+/*
+ * NAME.lmdb a symbolic link to the table elsewhere: a change and a
+ * rebuild write there, and the link stays a link.
+ */
+static void
+test_symlink(void **state)
+{
+	static const char *const v1[] = {"a=1", NULL};
+	static const char *const v2[] = {"b=2", NULL};
+	char elsewhere[] = "/tmp/petrel-test-lmdb-link-XXXXXX";
+	char real[128], real_name[128], link[256], target[256];
+	struct dict *r, *w, *rr;
+	struct stat st;
+	ssize_t n;
+
+	(void)state;
+	clean_dir();
+	assert_non_null(mkdtemp(elsewhere));
+	snprintf(real, sizeof(real), "%s/real.lmdb", elsewhere);
+	snprintf(real_name, sizeof(real_name), "lmdb:%s/real", elsewhere);
+	snprintf(link, sizeof(link), "%s", tmp_name(NULL, "ln", ".lmdb"));
+	build(real_name, v1, 0);
+	assert_int_equal(symlink(real, link), 0);
+	r = open_ok(tmp_name("lmdb", "ln", NULL), O_RDONLY, 0);
+	w = open_ok(tmp_name("lmdb", "ln", NULL), O_RDWR, 0);
+	assert_int_equal(dict_update(w, "c", "3"), DICT_NOTFOUND);
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_true((n = readlink(link, target, sizeof(target) - 1)) > 0);
+	target[n] = 0;
+	assert_string_equal(target, real);
+	assert_false(has_frozen_mark(real));
+	rr = open_ok(real_name, O_RDONLY, 0);
+	check_dump(rr, "a=1 c=3", "changed through the link");
+	dict_close(rr);
+	/* The reader through the link is told. */
+	capture_start();
+	assert_true(dict_changed());
+	free(capture_end());
+	dict_close(r);
+
+	/* A rebuild through the link. */
+	build(tmp_name("lmdb", "ln", NULL), v2, 0);
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_true(has_frozen_mark(real));
+	rr = open_ok(real_name, O_RDONLY, 0);
+	check_dump(rr, "b=2", "rebuilt through the link");
+	dict_close(rr);
+	expect(w, "b", DICT_FOUND, "2", "the writer follows");
+	dict_close(w);
+	/* Nothing else beside the table. */
+	assert_int_equal(unlink(real), 0);
+	assert_int_equal(rmdir(elsewhere), 0);
+	check_dir("ln.lmdb");
+}
+
+/*
+ * A long-lived writer (proxymap's proxy_write_maps) answers lookups
+ * from the table as it is now: after another writer thawed and changed
+ * it, and after a rebuild. A read-only open keeps its file until
+ * dict_changed() has it restart.
+ */
+static void
+test_writer_follows(void **state)
+{
+	static const char *const v1[] = {"k=old", NULL};
+	static const char *const v2[] = {"k=rebuilt", NULL};
+	struct dict *w, *w2, *r;
+
+	(void)state;
+	clean_dir();
+	build(tmp_name("lmdb", "f", NULL), v1, 0);
+	w = open_ok(tmp_name("lmdb", "f", NULL), O_RDWR, DICT_FLAG_DUP_REPLACE);
+	r = open_ok(tmp_name("lmdb", "f", NULL), O_RDONLY, 0);
+	expect(w, "k", DICT_FOUND, "old", "writer, frozen");
+	expect(r, "k", DICT_FOUND, "old", "reader, frozen");
+	w2 = open_ok(tmp_name("lmdb", "f", NULL), O_RDWR,
+	    DICT_FLAG_DUP_REPLACE);
+	assert_int_equal(dict_update(w2, "k", "new"), DICT_FOUND);
+	expect(w, "k", DICT_FOUND, "new", "writer after another's thaw");
+	expect(r, "k", DICT_FOUND, "old", "reader keeps the frozen file");
+	assert_int_equal(dict_update(w2, "k", "newer"), DICT_FOUND);
+	expect(w, "k", DICT_FOUND, "newer", "writer, changed in place");
+	build(tmp_name("lmdb", "f", NULL), v2, 0);
+	expect(w, "k", DICT_FOUND, "rebuilt", "writer after a rebuild");
+	check_dump(w, "k=rebuilt", "writer iterates the rebuilt table");
+	dict_close(w);
+	dict_close(w2);
+	dict_close(r);
+	capture_start();
+	(void)dict_changed();
+	free(capture_end());
+}
+
+/* Make an empty file in the test directory, modified age seconds ago. */
+static void
+make_old(const char *name, int age)
+{
+	struct timespec times[2];
+	FILE *fp;
+
+	assert_non_null(fp = fopen(tmp_name(NULL, name, NULL), "w"));
+	assert_int_equal(fclose(fp), 0);
+	clock_gettime(CLOCK_REALTIME, &times[0]);
+	times[0].tv_sec -= age;
+	times[1] = times[0];
+	assert_int_equal(utimensat(AT_FDCWD, tmp_name(NULL, name, NULL), times,
+	    0), 0);
+}
+
+static bool
+exists(const char *name)
+{
+	return access(tmp_name(NULL, name, NULL), F_OK) == 0;
+}
+
+/*
+ * Temporary files of a writer that died are removed by the next build
+ * or thaw of the same table; files of live processes, fresh ones, other
+ * tables' and names not of our pattern stay.
+ */
+static void
+test_stale_temp(void **state)
+{
+	static const char *const pairs[] = {"a=1", NULL};
+	char dead_old[64], dead_fresh[64], live[64], odd[64], other[64];
+	struct dict *w;
+	pid_t dead;
+	char *log;
+
+	(void)state;
+	clean_dir();
+	build(tmp_name("lmdb", "s", NULL), pairs, 0);
+	if ((dead = fork()) == 0)
+		_exit(0);
+	assert_true(dead > 0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	snprintf(dead_old, sizeof(dead_old), "s.lmdb.%ld.0badc0de",
+	    (long)dead);
+	snprintf(dead_fresh, sizeof(dead_fresh), "s.lmdb.%ld.0badc0df",
+	    (long)dead);
+	snprintf(live, sizeof(live), "s.lmdb.1.0badc0de");
+	snprintf(odd, sizeof(odd), "s.lmdb.%ld.0badc0dg", (long)dead);
+	snprintf(other, sizeof(other), "o.lmdb.%ld.0badc0de", (long)dead);
+	make_old(dead_old, 3600);
+	make_old(dead_fresh, 60);
+	make_old(live, 3600);
+	make_old(odd, 3600);
+	make_old(other, 3600);
+
+	capture_start();
+	build(tmp_name("lmdb", "s", NULL), pairs, 0);
+	log = capture_end();
+	assert_false(exists(dead_old));
+	assert_non_null(strstr(log, dead_old));
+	assert_non_null(strstr(log, "which no longer runs"));
+	free(log);
+	assert_true(exists(dead_fresh));
+	assert_true(exists(live));
+	assert_true(exists(odd));
+	assert_true(exists(other));
+	assert_true(exists("s.lmdb"));
+
+	/* A thaw cleans up as well. */
+	make_old(dead_old, 3600);
+	w = open_ok(tmp_name("lmdb", "s", NULL), O_RDWR, 0);
+	capture_start();
+	assert_int_equal(dict_update(w, "b", "2"), DICT_NOTFOUND);
+	free(capture_end());
+	assert_false(has_frozen_mark(tmp_name(NULL, "s", ".lmdb")));
+	assert_false(exists(dead_old));
+	assert_true(exists(dead_fresh));
+	dict_close(w);
+}
+
 static int
 setup(void **state)
 {
@@ -598,6 +1138,12 @@ main(void)
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_changed),
 		cmocka_unit_test(test_frozen),
+		cmocka_unit_test(test_thaw_race_rename),
+		cmocka_unit_test(test_thaw_race_commit),
+		cmocka_unit_test(test_thaw_unprivileged),
+		cmocka_unit_test(test_symlink),
+		cmocka_unit_test(test_writer_follows),
+		cmocka_unit_test(test_stale_temp),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

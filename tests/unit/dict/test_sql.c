@@ -12,7 +12,9 @@
  * Host handling runs against a fake back end: failover, a dead host
  * skipped until its retry time, a broken connection reopened once, all
  * hosts down as a temporary failure. Then real sqlite: a database made
- * with the sqlite3 library in a temporary directory.
+ * with the sqlite3 library in a temporary directory, and what
+ * dict_changed() watches: a missing database or domain file appearing,
+ * a domain file or the configuration changing (not the rows).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1255,6 +1257,135 @@ test_sqlite_open_errors(void **state)
 	buf_fini(&want);
 }
 
+/* dict_changed() with its message captured (asserts outside). */
+static bool
+changed_quiet(void)
+{
+	bool ok;
+
+	capture_start();
+	ok = dict_changed();
+	free(capture_end());
+	return ok;
+}
+
+/* Run sql in the sqlite database at path (created if need be). */
+static void
+db_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	char *err = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE
+	    | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("db_exec: %s", err);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static struct dict *
+open_logged(const char *name, char **log)
+{
+	struct dict *d;
+
+	capture_start();
+	d = dict_open(name, O_RDONLY, 0);
+	*log = capture_end();
+	return d;
+}
+
+/*
+ * What an SQL table reads is watched: a missing sqlite database or
+ * domain file is noticed when it appears (the surrogate watches it), and
+ * once the table works, a changed domain file or configuration file is
+ * noticed as well. The database's own changes are not: lookups see
+ * them as they are.
+ */
+static void
+test_sql_watch(void **state)
+{
+	char *db, *dom, *cf, *cf2, *log;
+	struct buf text, name, name2, value;
+	struct dict *d, *d2;
+
+	(void)state;
+	buf_init(&text, 256);
+	buf_init(&name, 256);
+	buf_init(&name2, 256);
+	buf_init(&value, 0);
+	db = tmp_path("later.sqlite");
+	dom = tmp_path("later.domains");
+	assert_false(dict_changed());
+
+	/* The database file appears. */
+	buf_printf(&text, "dbname = %s\nquery = SELECT dest FROM alias "
+	    "WHERE addr = '%%s'\n", db);
+	cf = write_file("later.cf", text.data);
+	buf_printf(&name, "sqlite:%s", cf);
+	d = open_logged(name.data, &log);
+	assert_true(dict_is_surrogate(d));
+	assert_non_null(strstr(log, "unable to open database file"));
+	free(log);
+	assert_false(dict_changed());
+	db_exec(db, "CREATE TABLE alias (addr TEXT, dest TEXT);"
+	    "INSERT INTO alias VALUES ('joe@example.com', 'joe@mail.org');");
+	assert_true(changed_quiet());
+	d2 = open_logged(name.data, &log);
+	assert_false(dict_is_surrogate(d2));
+	assert_string_equal(log, "");
+	free(log);
+	assert_int_equal(dict_lookup(d2, "joe@example.com", &value),
+	    DICT_FOUND);
+	assert_string_equal(value.data, "joe@mail.org");
+	dict_close(d);
+	/* Rows change under a working table: no restart needed. */
+	assert_false(dict_changed());
+	db_exec(db, "INSERT INTO alias VALUES ('ann@example.com', 'ann');");
+	assert_false(dict_changed());
+	assert_int_equal(dict_lookup(d2, "ann@example.com", &value),
+	    DICT_FOUND);
+	/* Its configuration changes: a restart reads it again. */
+	buf_puts(&text, "# edited\n");
+	free(write_file("later.cf", text.data));
+	assert_true(changed_quiet());
+	dict_close(d2);
+	assert_false(dict_changed());
+
+	/* A domain file appears, then changes. */
+	buf_reset(&text);
+	buf_printf(&text, "dbname = %s\nquery = SELECT dest FROM alias "
+	    "WHERE addr = '%%s'\ndomain = %s\n", db, dom);
+	cf2 = write_file("later2.cf", text.data);
+	buf_printf(&name2, "sqlite:%s", cf2);
+	d = open_logged(name2.data, &log);
+	assert_true(dict_is_surrogate(d));
+	assert_non_null(strstr(log, "No such file or directory"));
+	free(log);
+	assert_false(dict_changed());
+	free(write_file("later.domains", "example.com\n"));
+	assert_true(changed_quiet());
+	dict_close(d);
+	d = open_logged(name2.data, &log);
+	assert_false(dict_is_surrogate(d));
+	free(log);
+	assert_int_equal(dict_lookup(d, "joe@example.com", &value),
+	    DICT_FOUND);
+	assert_false(dict_changed());
+	free(write_file("later.domains", "example.net\n"));
+	assert_true(changed_quiet());
+	dict_close(d);
+	assert_false(dict_changed());
+
+	free(db);
+	free(dom);
+	free(cf);
+	free(cf2);
+	buf_fini(&text);
+	buf_fini(&name);
+	buf_fini(&name2);
+	buf_fini(&value);
+}
+
 int
 main(void)
 {
@@ -1273,6 +1404,7 @@ main(void)
 		cmocka_unit_test(test_recovery),
 		cmocka_unit_test(test_sqlite),
 		cmocka_unit_test(test_sqlite_open_errors),
+		cmocka_unit_test(test_sql_watch),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
