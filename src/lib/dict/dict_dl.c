@@ -5,6 +5,7 @@
  */
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "buf.h"
 #include "dict_dl.h"
@@ -19,9 +20,13 @@ dict_dl_load(struct dict_dl *dl, struct buf *why)
 
 	if (dl->state == 0) {
 		if ((handle = dlopen(dl->lib, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+			/* dlerror() names the library already, as a rule. */
 			err = dlerror();
-			dl->error = xasprintf("cannot load %s: %s", dl->lib,
-			    err ? err : "unknown error");
+			if (err != NULL && strstr(err, dl->lib) != NULL)
+				dl->error = xasprintf("cannot load %s", err);
+			else
+				dl->error = xasprintf("cannot load %s: %s",
+				    dl->lib, err ? err : "unknown error");
 			dl->state = -1;
 		} else {
 			for (i = 0; i < dl->count; i++) {
