@@ -25,11 +25,6 @@
 #include "dicttest.h"
 #include "mem.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
 static struct dict *
 open_table(const char *text, int open_flags, int dict_flags,
     struct buf *why)

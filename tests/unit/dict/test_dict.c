@@ -33,11 +33,6 @@
 #include "dict.h"
 #include "dict_types.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
 static char tmpdir[] = "/tmp/petrel-test-dict-XXXXXX";
 
 /* A path in the test directory (static storage, one at a time). */

@@ -30,11 +30,6 @@
 #include "dict_types.h"
 #include "mem.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
 static struct dict *
 open_table(const char *type, const char *text, int dict_flags,
     struct buf *why)

@@ -38,17 +38,6 @@
 #include "mem.h"
 #include "timeutil.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
-#define CHECK_STR(got, want, label) do { \
-	if (strcmp((got), (want)) != 0) \
-		fail_msg("case \"%s\": got \"%s\", want \"%s\"", (label), \
-		    (got), (want)); \
-} while (0)
-
 /* ---- a temporary directory -------------------------------------------- */
 
 static char tmpdir[] = "/tmp/test_sql.XXXXXX";

@@ -21,8 +21,7 @@
 #include "buf.h"
 #include "dns.h"
 #include "mem.h"
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testutil.h"
 
 static char *
 repeat(char ch, size_t n)

@@ -30,18 +30,6 @@
 #include "msg.h"
 #include "stream.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
-#define CHECK_STR(got, want, label) do { \
-	const char *got_ = (got), *want_ = (want); \
-	if (strcmp(got_, want_) != 0) \
-		fail_msg("case \"%s\": got \"%s\", want \"%s\"", (label), \
-		    got_, want_); \
-} while (0)
-
 /* Parse from a heap copy of exactly len bytes. */
 static ssize_t
 parse_exact(struct attr_list *list, const char *data, size_t len,

@@ -42,11 +42,6 @@
 #include "qfile.h"
 #include "rec.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
 #define ID	"4Vg7fHq0001z1D"
 #define NOW	1700000100
 #define HOST	"mail.example.com"

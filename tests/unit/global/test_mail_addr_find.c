@@ -26,17 +26,6 @@
 #include "params.h"
 #include "testutil.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
-#define CHECK_STR(got, want, label) do { \
-	if (strcmp((got), (want)) != 0) \
-		fail_msg("case \"%s\": got \"%s\", want \"%s\"", (label), \
-		    (got), (want)); \
-} while (0)
-
 #define LOCAL		MAIL_ADDR_FIND_LOCALPART
 #define PROP		MAIL_ADDR_FIND_PROPAGATE
 

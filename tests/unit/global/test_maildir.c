@@ -39,11 +39,6 @@
 #include "mbox.h"
 #include "mem.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
 /*
  * The system edge: with frozen set, CLOCK_REALTIME stands still at
  * frozen_ts. This definition takes the place of the C library's for

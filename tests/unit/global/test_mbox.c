@@ -46,11 +46,6 @@
 #include "log.h"
 #include "mbox.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
 /* 1700000000 in UTC (the tests run with TZ=UTC). */
 #define WHEN		1700000000
 #define WHEN_TEXT	"Tue Nov 14 22:13:20 2023"

@@ -23,18 +23,6 @@
 #include "log.h"
 #include "queue_id.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
-#define CHECK_STR(got, want, label) do { \
-	const char *got_ = (got), *want_ = (want); \
-	if (strcmp(got_, want_) != 0) \
-		fail_msg("case \"%s\": got \"%s\", want \"%s\"", (label), \
-		    got_, want_); \
-} while (0)
-
 static const char alphabet[] =
     "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxy";
 

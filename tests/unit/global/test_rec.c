@@ -34,18 +34,6 @@
 #include "rec.h"
 #include "stream.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
-#define CHECK_STR(got, want, label) do { \
-	const char *got_ = (got), *want_ = (want); \
-	if (strcmp(got_, want_) != 0) \
-		fail_msg("case \"%s\": got \"%s\", want \"%s\"", (label), \
-		    got_, want_); \
-} while (0)
-
 static const int all_types[] = {
 	REC_TYPE_SIZE, REC_TYPE_TIME, REC_TYPE_ATTR, REC_TYPE_FROM,
 	REC_TYPE_ORCP, REC_TYPE_NOTIFY, REC_TYPE_RCPT, REC_TYPE_DONE,

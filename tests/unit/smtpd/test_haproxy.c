@@ -34,11 +34,6 @@
 #include "smtpd_haproxy.h"
 #include "testutil.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
 /* The v2 signature and common fixed parts. */
 #define SIG		"\r\n\r\n\0\r\nQUIT\n"
 #define PROXY_TCP4	"\x21\x11"

@@ -28,17 +28,6 @@
 #include "smtpd_check.h"
 #include "testutil.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
-#define CHECK_STR(got, want, label) do { \
-	if (strcmp((got), (want)) != 0) \
-		fail_msg("case \"%s\": got \"%s\", want \"%s\"", (label), \
-		    (got), (want)); \
-} while (0)
-
 /* ---- the parser's world: one class, tables that are never searched ---- */
 
 static struct check_list test_class = { .name = "myclass" };

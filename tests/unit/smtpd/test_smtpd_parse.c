@@ -23,17 +23,6 @@
 #include "smtpd_parse.h"
 #include "testutil.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
-#define CHECK_STR(got, want, label) do { \
-	if (strcmp((got), (want)) != 0) \
-		fail_msg("case \"%s\": got \"%s\", want \"%s\"", (label), \
-		    (got), (want)); \
-} while (0)
-
 /* Option sets. */
 #define O_LAX	0	/* strict_rfc821_envelopes = no, all offered */
 #define O_STRICT 1

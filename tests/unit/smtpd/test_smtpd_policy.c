@@ -25,17 +25,6 @@
 #include "smtpd_check_policy.h"
 #include "testutil.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
-#define CHECK_STR(got, want, label) do { \
-	if (strcmp((got), (want)) != 0) \
-		fail_msg("case \"%s\": got \"%s\", want \"%s\"", (label), \
-		    (got), (want)); \
-} while (0)
-
 #define CHECK_HAS(got, want, label) do { \
 	if (strstr((got), (want)) == NULL) \
 		fail_msg("case \"%s\": \"%s\" lacks \"%s\"", (label), \

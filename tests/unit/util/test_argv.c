@@ -19,11 +19,6 @@
 
 #include "argv.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
 static void
 test_split(void **state)
 {

@@ -35,7 +35,8 @@
 #include "file.h"
 #include "timeutil.h"
 
-#define CHECK(cond, label) do { \
+/* CHECK() of testutil.h, reporting errno as well. */
+#define CHECK_ERRNO(cond, label) do { \
 	if (!(cond)) \
 		fail_msg("case \"%s\": %s (errno %d)", (label), #cond, errno); \
 } while (0)
@@ -135,9 +136,9 @@ test_open_safe_refuses(void **state)
 	alarm(10);			/* a blocked FIFO open fails the test */
 	for (i = 0; i < NELEM(cases); i++) {
 		errno = 0;
-		CHECK(file_open_safe(cases[i].path, cases[i].flags, 0644, &st)
-		    == -1, cases[i].label);
-		CHECK(errno == cases[i].want_errno, cases[i].label);
+		CHECK_ERRNO(file_open_safe(cases[i].path, cases[i].flags, 0644,
+		    &st) == -1, cases[i].label);
+		CHECK_ERRNO(errno == cases[i].want_errno, cases[i].label);
 	}
 	alarm(0);
 	assert_string_equal(get_file("victim"), "precious\n");
@@ -334,19 +335,20 @@ test_file_read(void **state)
 		put_file("in", cases[i].content);
 		buf_set(out, "prefix:");
 		errno = 0;
-		CHECK(file_read("in", out, cases[i].limit) == cases[i].ret,
-		    cases[i].label);
+		CHECK_ERRNO(file_read("in", out, cases[i].limit)
+		    == cases[i].ret, cases[i].label);
 		if (cases[i].ret == 0) {
-			CHECK(strncmp(buf_str(out), "prefix:", 7) == 0,
+			CHECK_ERRNO(strncmp(buf_str(out), "prefix:", 7) == 0,
 			    cases[i].label);
-			CHECK(strcmp(buf_str(out) + 7, cases[i].content) == 0,
-			    cases[i].label);
-			CHECK(buf_len(out) == 7 + strlen(cases[i].content),
-			    cases[i].label);
+			CHECK_ERRNO(strcmp(buf_str(out) + 7, cases[i].content)
+			    == 0, cases[i].label);
+			CHECK_ERRNO(buf_len(out)
+			    == 7 + strlen(cases[i].content), cases[i].label);
 		} else {
-			CHECK(errno == cases[i].want_errno, cases[i].label);
+			CHECK_ERRNO(errno == cases[i].want_errno,
+			    cases[i].label);
 			/* The buffer is left as it was. */
-			CHECK(strcmp(buf_str(out), "prefix:") == 0,
+			CHECK_ERRNO(strcmp(buf_str(out), "prefix:") == 0,
 			    cases[i].label);
 		}
 	}
@@ -534,13 +536,14 @@ test_mkdir_p(void **state)
 	put_file("file", "x");
 	for (i = 0; i < NELEM(cases); i++) {
 		errno = 0;
-		CHECK(file_mkdir_p(cases[i].path, 0750) == cases[i].ret,
+		CHECK_ERRNO(file_mkdir_p(cases[i].path, 0750) == cases[i].ret,
 		    cases[i].label);
 		if (cases[i].ret == 0) {
-			CHECK(stat(cases[i].path, &st) == 0
+			CHECK_ERRNO(stat(cases[i].path, &st) == 0
 			    && S_ISDIR(st.st_mode), cases[i].label);
 		} else {
-			CHECK(errno == cases[i].want_errno, cases[i].label);
+			CHECK_ERRNO(errno == cases[i].want_errno,
+			    cases[i].label);
 		}
 	}
 	assert_int_equal(stat("a/b", &st), 0);
@@ -604,7 +607,8 @@ test_dirname(void **state)
 	for (i = 0; i < NELEM(cases); i++) {
 		buf_set(out, "old content");	/* replaced, not appended */
 		file_dirname(out, cases[i].in);
-		CHECK(strcmp(buf_str(out), cases[i].want) == 0, cases[i].in);
+		CHECK_ERRNO(strcmp(buf_str(out), cases[i].want) == 0,
+		    cases[i].in);
 	}
 	buf_free(out);
 }

@@ -21,7 +21,8 @@
 
 #include "htable.h"
 
-#define CHECK(cond, label) do { \
+/* CHECK() of testutil.h, naming a step rather than a case. */
+#define CHECK_STEP(cond, label) do { \
 	if (!(cond)) \
 		fail_msg("step \"%s\": %s", (label), #cond); \
 } while (0)
@@ -70,15 +71,15 @@ test_operations(void **state)
 			break;
 		case GET:
 			got = htable_get(ht, steps[i].key);
-			CHECK((htable_locate(ht, steps[i].key) != NULL)
+			CHECK_STEP((htable_locate(ht, steps[i].key) != NULL)
 			    == (got != NULL), steps[i].label);
 			break;
 		case DEL:
 			got = htable_delete(ht, steps[i].key);
 			break;
 		}
-		CHECK(got == steps[i].want, steps[i].label);
-		CHECK(htable_count(ht) == steps[i].count, steps[i].label);
+		CHECK_STEP(got == steps[i].want, steps[i].label);
+		CHECK_STEP(htable_count(ht) == steps[i].count, steps[i].label);
 	}
 	htable_free(ht, NULL);
 }

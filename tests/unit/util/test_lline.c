@@ -23,11 +23,6 @@
 #include "buf.h"
 #include "lline.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
 struct want_line {
 	int lineno;
 	const char *text;

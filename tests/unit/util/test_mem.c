@@ -22,11 +22,6 @@
 
 #include "mem.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
 /*
  * Under AddressSanitizer an impossible malloc() aborts by default; we
  * want it to return NULL like the real allocator so mem.c can react.

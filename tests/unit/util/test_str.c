@@ -21,11 +21,6 @@
 #include "mem.h"
 #include "str.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
 static void
 test_trim(void **state)
 {

@@ -37,12 +37,7 @@ static const char *const kind_name[] = {
 	[PIPE] = "pipe", [PIPE_NB] = "non-blocking pipe",
 };
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
-/* The same, naming the descriptor kind as well. */
+/* CHECK() (testutil.h), naming the descriptor kind as well. */
 #define CHECK_K(cond, kind, label) do { \
 	if (!(cond)) \
 		fail_msg("%s, case \"%s\": %s", kind_name[kind], (label), \

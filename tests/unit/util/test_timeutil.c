@@ -24,11 +24,6 @@
 #include "buf.h"
 #include "timeutil.h"
 
-#define CHECK(cond, label) do { \
-	if (!(cond)) \
-		fail_msg("case \"%s\": %s", (label), #cond); \
-} while (0)
-
 static void
 test_parse_duration(void **state)
 {
