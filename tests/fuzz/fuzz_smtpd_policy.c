@@ -50,9 +50,12 @@ fuzz_reply(const uint8_t *data, size_t size)
 	if (!ok && why.len == 0)
 		abort();
 	if (ok) {
+		/*
+		 * The action is the reply's, with any control or 8-bit
+		 * byte made '?': never longer, always printable (below).
+		 */
 		if (size == 0 || copy[size - 1] != '\n' || action.len == 0
-		    || action.len > size
-		    || memmem(copy, size, action.data, action.len) == NULL)
+		    || action.len > size)
 			abort();
 		for (size_t i = 0; i < action.len; i++) {
 			unsigned char c = (unsigned char)action.data[i];
