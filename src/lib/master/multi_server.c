@@ -198,7 +198,8 @@ multi_add_signal(int sig)
 	struct event *ev;
 
 	ev = evsignal_new(multi_base, sig, multi_signal_event, NULL);
-	if (ev == NULL || evsignal_add(ev, NULL) < 0)
+	if (ev == NULL || event_priority_set(ev, SERVER_PRIO_SIGNAL) < 0
+	    || evsignal_add(ev, NULL) < 0)
 		msg_fatal("cannot create a signal event");
 }
 
@@ -211,7 +212,8 @@ multi_server_main(int argc, char **argv,
 	multi_spec = spec;
 	server_start(&multi_srv, argc, argv, spec->name,
 	    SERVER_CONNECTED | SERVER_TYPE_BIT(SERVER_TYPE_PASS));
-	if ((multi_base = event_base_new()) == NULL)
+	if ((multi_base = event_base_new()) == NULL
+	    || event_base_priority_init(multi_base, SERVER_PRIOS) < 0)
 		msg_fatal("cannot create an event base");
 	multi_add_signal(SIGHUP);
 	multi_add_signal(SIGTERM);

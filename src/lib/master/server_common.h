@@ -120,4 +120,15 @@ void server_table_event(struct event_base *base, void (*changed)(void));
 /* Run pre_exit (when set) and exit with status. */
 _Noreturn void server_exit(server_exit_fn pre_exit, int status);
 
+/*
+ * Event priorities of the event-driven skeletons: a signal is handled
+ * before any other event that is ready at the same time. After a
+ * reload master sends SIGHUP to the old children and at once a wakeup
+ * (or a client) to the service; the old child must stop accepting
+ * before it looks at its listening socket, so that the connection is
+ * left to the new generation master starts for it.
+ */
+#define SERVER_PRIOS		2
+#define SERVER_PRIO_SIGNAL	0	/* the rest get the default, 1 */
+
 #endif

@@ -289,7 +289,8 @@ trigger_add_signal(int sig)
 	struct event *ev;
 
 	ev = evsignal_new(trigger_base, sig, trigger_signal_event, NULL);
-	if (ev == NULL || evsignal_add(ev, NULL) < 0)
+	if (ev == NULL || event_priority_set(ev, SERVER_PRIO_SIGNAL) < 0
+	    || evsignal_add(ev, NULL) < 0)
 		msg_fatal("cannot create a signal event");
 }
 
@@ -304,7 +305,8 @@ trigger_server_main(int argc, char **argv,
 	server_start(&trigger_srv, argc, argv, spec->name,
 	    SERVER_CONNECTED | SERVER_TYPE_BIT(SERVER_TYPE_FIFO));
 	buf_init(&trigger_buf, TRIGGER_BUF_SIZE);
-	if ((trigger_base = event_base_new()) == NULL)
+	if ((trigger_base = event_base_new()) == NULL
+	    || event_base_priority_init(trigger_base, SERVER_PRIOS) < 0)
 		msg_fatal("cannot create an event base");
 	trigger_add_signal(SIGHUP);
 	trigger_add_signal(SIGTERM);
