@@ -225,16 +225,28 @@ queue_dir_where(const struct queue_dir_want *w, struct buf *out)
 	buf_printf(out, "%s: ", w->param);
 }
 
+/* Cut path (a buf) after its last component: "/a/b" -> "/a", "a" -> ".". */
+static void
+queue_dir_up(struct buf *path)
+{
+	const char *slash = strrchr(path->data, '/');
+
+	if (slash == NULL)
+		buf_set(path, ".");
+	else
+		buf_truncate(path, slash == path->data ? 1
+		    : (size_t)(slash - path->data));
+}
+
 /*
  * lstat() or mkdir() of w->path failed with errno: say why, naming a
- * missing parent.
+ * missing parent, or the ancestor that is not a directory.
  */
 static void
 queue_dir_error(const struct queue_dir_want *w, const char *what)
 {
 	int saved = errno;
 	struct buf where, parent;
-	const char *slash;
 	size_t len = strlen(w->path);
 	struct stat st;
 
@@ -245,15 +257,17 @@ queue_dir_error(const struct queue_dir_want *w, const char *what)
 	while (len > 1 && w->path[len - 1] == '/')
 		len--;
 	buf_append(&parent, w->path, len);
-	slash = strrchr(parent.data, '/');
-	buf_truncate(&parent, slash == NULL || slash == parent.data ? 1
-	    : (size_t)(slash - parent.data));
+	queue_dir_up(&parent);
 	if (saved == ENOENT && lstat(parent.data, &st) < 0
 	    && errno == ENOENT) {
 		msg_error("%s%s: parent directory %s does not exist",
 		    where.data, w->path, parent.data);
 	} else if (saved == ENOTDIR) {
-		msg_error("%s%s: parent %s is not a directory", where.data,
+		/* The nearest ancestor that exists is the culprit. */
+		while (lstat(parent.data, &st) < 0 && strcmp(parent.data, "/")
+		    && strcmp(parent.data, "."))
+			queue_dir_up(&parent);
+		msg_error("%s%s: %s is not a directory", where.data,
 		    w->path, parent.data);
 	} else {
 		errno = saved;

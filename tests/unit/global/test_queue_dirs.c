@@ -454,8 +454,12 @@ test_missing_parent(void **state)
 		    "error: data_directory: %s/nolib/data: parent directory "
 		    "%s/nolib does not exist", "nolib"},
 		{"parent is a file", "file/queue", "lib/data", "file", 1,
-		    "error: queue_directory: %s/file/queue: parent %s/file "
+		    "error: queue_directory: %s/file/queue: %s/file "
 		    "is not a directory", NULL},
+		/* The file is higher up: it is the one named. */
+		{"ancestor is a file", "afile/sub/queue", "lib/data", "afile",
+		    1, "error: queue_directory: %s/afile/sub/queue: "
+		    "%s/afile is not a directory", NULL},
 	};
 	struct fixture *f = *state;
 	struct buf queue, data, want, path;
