@@ -36,6 +36,7 @@ import pytest
 
 import harness
 import mailsystem
+from smtpclient import RawSmtp as Client, rcpt_reply, wait_line
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
@@ -114,69 +115,6 @@ def silent():
         yield f"127.0.0.1:{s.getsockname()[1]}"
     finally:
         s.close()
-
-
-class Client:
-    """A raw SMTP client from a chosen loopback source address."""
-
-    def __init__(self, port, source="127.0.0.1", timeout=30.0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.bind((source, 0))
-        self.sock.connect(("127.0.0.1", port))
-        self.buf = b""
-
-    def line(self):
-        while b"\n" not in self.buf:
-            data = self.sock.recv(4096)
-            if not data:
-                return None
-            self.buf += data
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line.rstrip(b"\r").decode()
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.line()
-            if line is None:
-                return "\n".join(lines) if lines else None
-            lines.append(line)
-            if len(line) < 4 or line[3] != "-":
-                return "\n".join(lines)
-
-    def cmd(self, text):
-        self.sock.sendall(text.encode() + b"\r\n")
-        return self.reply()
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def rcpt_reply(port, rcpt="bob@localhost", sender="joe@example.org",
-               helo="client.example", source="127.0.0.1"):
-    """Greeting, EHLO, MAIL, RCPT; returns the RCPT reply."""
-    with Client(port, source) as c:
-        assert c.reply().startswith("220")
-        r = c.cmd(f"EHLO {helo}")
-        assert r.startswith("250"), r
-        r = c.cmd(f"MAIL FROM:<{sender}>")
-        assert r.startswith("250"), r
-        r = c.cmd(f"RCPT TO:<{rcpt}>")
-        c.cmd("QUIT")
-        return r
-
-
-def wait_line(inst, regex, since, timeout=10):
-    m = inst.wait_log(regex, since=since, timeout=timeout)
-    assert m, f"no log line {regex!r}\n{inst.log()[since:]}"
-    return m[-1].group(0)
 
 
 DEAD = {"dns_servers": "$t_silent", "dns_timeout": "1s", "dns_tries": "1",

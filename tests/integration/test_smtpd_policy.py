@@ -45,6 +45,7 @@ import pytest
 import harness
 import mailproto
 import mailsystem
+from smtpclient import RawSmtp
 
 POSTGREY = "/usr/sbin/postgrey"
 CONTENT = "Subject: test\r\n\r\nhello\r\n"
@@ -361,38 +362,11 @@ def world():
 
 # ---- an SMTP client -----------------------------------------------------------
 
-class Client:
+class Client(RawSmtp):
+    """A session that is greeted on entry and says QUIT on exit."""
+
     def __init__(self, port, timeout=30.0):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout)
-        self.port = self.sock.getsockname()[1]
-        self.buf = b""
-
-    def reply(self):
-        lines = []
-        while True:
-            while b"\n" not in self.buf:
-                data = self.sock.recv(4096)
-                if not data:
-                    return "\n".join(lines) if lines else None
-                self.buf += data
-            line, _, self.buf = self.buf.partition(b"\n")
-            line = line.rstrip(b"\r").decode()
-            lines.append(line)
-            if len(line) < 4 or line[3] != "-":
-                return "\n".join(lines)
-
-    def cmd(self, text):
-        self.sock.sendall(text.encode() + b"\r\n")
-        return self.reply()
-
-    def ok(self, text, code="250"):
-        r = self.cmd(text)
-        assert r.startswith(code), (text, r)
-        return r
-
-    def close(self):
-        self.sock.close()
+        super().__init__(port, timeout=timeout)
 
     def __enter__(self):
         assert self.reply().startswith("220")

@@ -36,6 +36,7 @@ import pytest
 import harness
 import mailproto
 import mailsystem
+from smtpclient import RawSmtp as Smtp, send_message, wait_line
 
 PROXY_TIMEOUT = 1       # smtpd_upstream_proxy_timeout, seconds
 
@@ -62,85 +63,12 @@ def v2_tcp6(src, dst, sport, dport):
                      + sport.to_bytes(2, "big") + dport.to_bytes(2, "big"))
 
 
-class Smtp:
-    """A raw SMTP client: CRLF lines, multi-line replies."""
-
-    def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout)
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        while b"\n" not in self.buf:
-            data = self.sock.recv(4096)
-            if not data:
-                return None
-            self.buf += data
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line.rstrip(b"\r").decode()
-
-    def reply(self):
-        """The next reply, its lines joined with '\\n'; None at EOF."""
-        lines = []
-        while True:
-            line = self.line()
-            if line is None:
-                return "\n".join(lines) if lines else None
-            lines.append(line)
-            if len(line) < 4 or line[3] != "-":
-                return "\n".join(lines)
-
-    def cmd(self, text):
-        self.send(text.encode() + b"\r\n")
-        return self.reply()
-
-    def eof(self, timeout=10.0):
-        """True when the server closes without sending anything more."""
-        self.sock.settimeout(timeout)
-        try:
-            return self.sock.recv(4096) == b"" and self.buf == b""
-        except ConnectionResetError:
-            return True
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def send_message(c, sender="joe@example.org", rcpt="bob@localhost",
-                 helo="client.example"):
-    """EHLO, MAIL, RCPT, DATA; returns the queue ID."""
-    assert c.cmd(f"EHLO {helo}").startswith("250")
-    assert c.cmd(f"MAIL FROM:<{sender}>").startswith("250")
-    r = c.cmd(f"RCPT TO:<{rcpt}>")
-    assert r.startswith("250"), r
-    assert c.cmd("DATA").startswith("354")
-    r = c.cmd("Subject: proxied\r\n\r\nhello\r\n.")
-    m = re.match(r"250 2\.0\.0 Ok: queued as (" + mailsystem.ID + ")$", r)
-    assert m, r
-    return m.group(1)
-
-
 def queue_file(inst, qid):
     """The queue file of qid (it stays in incoming: no qmgr)."""
     for dirpath, _, files in os.walk(os.path.join(inst.queue, "incoming")):
         if qid in files:
             return mailproto.QueueFile.load(os.path.join(dirpath, qid))
     raise AssertionError(f"{qid} not in incoming\n{inst.log()}")
-
-
-def wait_line(inst, regex, since, timeout=10):
-    m = inst.wait_log(regex, since=since, timeout=timeout)
-    assert m, f"no log line {regex!r}\n{inst.log()}"
-    return m[-1].group(0)
 
 
 def make_instance(**params):
