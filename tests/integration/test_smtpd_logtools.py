@@ -602,9 +602,17 @@ def test_pflogsumm_sections(day):
                      r"\s+1\s+ghost@localhost\n\s+1\s+nobody@localhost$",
                      rejects, re.M), rejects
     # Ordinary traffic, bad clients included, is no cause for warnings
-    # (Postfix logs none for it).
-    assert re.search(r"^Warnings: none$", report, re.M), \
-        section(report, "Warnings")
+    # (Postfix logs none for it). Postfix's cleanup does warn when this
+    # shared machine's file system clock runs ahead of time(): that is
+    # about the host, not the traffic, so those lines are left out.
+    if not re.search(r"^Warnings: none$", report, re.M):
+        warnings = [line for line in
+                    section(report, "Warnings").splitlines()
+                    if not re.search(r"\(total: \d+\)$|file system clock "
+                                     r"is \d+ seconds? ahead|resetting "
+                                     r"file time stamps", line)]
+        assert day.system == "postfix" and not warnings, \
+            section(report, "Warnings")
 
 
 # ---- line for line -------------------------------------------------------
