@@ -23,26 +23,23 @@
  * IPv6 rules. A key that is not an IP address matches nothing.
  *
  * SECURITY: keys come from the network; they are only ever parsed by
- * inet_pton(3) into fixed-size binary addresses.
+ * inet_pton(3) into fixed-size binary addresses (inet_prefix.h).
  */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include "buf.h"
 #include "dict.h"
 #include "dict_types.h"
+#include "inet_prefix.h"
 #include "lline.h"
 #include "mem.h"
-#include "str.h"
 
 enum cidr_op {
 	CIDR_MATCH,
@@ -52,9 +49,7 @@ enum cidr_op {
 
 struct cidr_rule {
 	enum cidr_op op;
-	int family;			/* AF_INET or AF_INET6 */
-	unsigned char net[16];		/* network, host bits zero */
-	int prefix;			/* bits of net that must match */
+	struct inet_prefix net;
 	bool negate;
 	char *result;			/* CIDR_MATCH */
 	size_t endif;			/* CIDR_IF: index of its endif */
@@ -65,14 +60,6 @@ struct dict_cidr {
 	struct cidr_rule *rules;
 	size_t nrules;
 	size_t cap;
-};
-
-/* A lookup key in the forms the rules may want. */
-struct cidr_key {
-	bool has4;
-	bool has6;
-	unsigned char a4[4];
-	unsigned char a6[16];
 };
 
 /* why = "<file>, line <n>: <problem>"; returns -1. */
@@ -90,45 +77,6 @@ cidr_error(struct buf *why, const char *file, int line, const char *fmt,
 	return -1;
 }
 
-static int
-cidr_len(int family)
-{
-	return family == AF_INET ? 4 : 16;
-}
-
-/* Does addr have the first prefix bits of net? */
-static bool
-cidr_in(const unsigned char *addr, const unsigned char *net, int prefix)
-{
-	int bytes = prefix / 8;
-	int bits = prefix % 8;
-	unsigned char mask;
-
-	if (memcmp(addr, net, (size_t)bytes) != 0)
-		return false;
-	if (bits == 0)
-		return true;
-	mask = (unsigned char)(0xff << (8 - bits));
-	return (addr[bytes] & mask) == net[bytes];
-}
-
-/* Clear the bits of addr after prefix. */
-static void
-cidr_mask(unsigned char *addr, int family, int prefix)
-{
-	int len = cidr_len(family);
-	int i;
-
-	for (i = 0; i < len; i++) {
-		if (prefix >= 8 * (i + 1))
-			continue;
-		if (prefix <= 8 * i)
-			addr[i] = 0;
-		else
-			addr[i] &= (unsigned char)(0xff << (8 - prefix % 8));
-	}
-}
-
 /*
  * Parse "[!]address[/prefix]", the address maybe inside "[]", into r.
  * Returns 0, or -1 with the problem in why.
@@ -137,71 +85,33 @@ static int
 cidr_parse(const char *text, struct cidr_rule *r, struct buf *why)
 {
 	const char *pattern = text;
-	const char *addr_end, *len_text = NULL, *close;
-	unsigned char masked[16];
-	char ntop[INET6_ADDRSTRLEN];
-	char *addr;
-	int prefix, rc = -1;
 
 	if (*pattern == '!') {
 		r->negate = true;
 		pattern++;
 	}
-	if (*pattern == '[') {
-		if ((close = strchr(pattern, ']')) == NULL) {
-			buf_printf(why, "missing \"]\" in \"%s\"", pattern);
-			return -1;
-		}
-		addr = xstrndup(pattern + 1, (size_t)(close - pattern - 1));
-		if (close[1] == '/') {
-			len_text = close + 2;
-		} else if (close[1] != '\0') {
-			buf_printf(why, "bad address pattern \"%s\"", pattern);
-			goto out;
-		}
-	} else {
-		addr_end = strchr(pattern, '/');
-		if (addr_end)
-			len_text = addr_end + 1;
-		else
-			addr_end = pattern + strlen(pattern);
-		addr = xstrndup(pattern, (size_t)(addr_end - pattern));
-	}
-	if (inet_pton(AF_INET, addr, r->net) == 1) {
-		r->family = AF_INET;
-	} else if (inet_pton(AF_INET6, addr, r->net) == 1) {
-		r->family = AF_INET6;
-	} else {
+	switch (inet_prefix_parse(pattern, &r->net, NULL)) {
+	case INET_PREFIX_OK:
+		return 0;
+	case INET_PREFIX_NO_CLOSE:
+		buf_printf(why, "missing \"]\" in \"%s\"", pattern);
+		break;
+	case INET_PREFIX_AFTER_CLOSE:
+	case INET_PREFIX_BAD_ADDR:
 		buf_printf(why, "bad address pattern \"%s\"", pattern);
-		goto out;
-	}
-	prefix = 8 * cidr_len(r->family);
-	if (len_text) {
-		int max = prefix;
-
-		/* Digits only: str_to_int would take a sign. */
-		if (!isdigit((unsigned char)*len_text)
-		    || str_to_int(len_text, &prefix) < 0
-		    || prefix < 0 || prefix > max) {
-			buf_printf(why, "bad prefix length in \"%s\" "
-			    "(expected 0..%d)", pattern, max);
-			goto out;
-		}
-	}
-	r->prefix = prefix;
-	memcpy(masked, r->net, sizeof(masked));
-	cidr_mask(masked, r->family, prefix);
-	if (memcmp(masked, r->net, (size_t)cidr_len(r->family)) != 0) {
-		if (inet_ntop(r->family, masked, ntop, sizeof(ntop)) == NULL)
-			ntop[0] = '\0';
+		break;
+	case INET_PREFIX_BAD_LEN:
+		buf_printf(why, "bad prefix length in \"%s\" (expected 0..%d)",
+		    pattern, inet_prefix_bits(r->net.family));
+		break;
+	case INET_PREFIX_HOST_BITS:
 		buf_printf(why, "non-null host address bits in \"%s\", perhaps "
-		    "you should use \"%s/%d\"", pattern, ntop, prefix);
-		goto out;
+		    "you should use \"", pattern);
+		inet_prefix_text(why, &r->net, 0);
+		buf_putc(why, '"');
+		break;
 	}
-	rc = 0;
-out:
-	free(addr);
-	return rc;
+	return -1;
 }
 
 /* Does *cp start with keyword (any case) and then a blank or the end? */
@@ -370,43 +280,15 @@ dict_cidr_open(const char *name, int open_flags, int dict_flags,
 	return &dc->d;
 }
 
-static const unsigned char cidr_v4mapped[12] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
-};
-
-/* Parse a key; false when it is not an IP address. */
-static bool
-cidr_key_parse(const char *text, struct cidr_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	if (inet_pton(AF_INET, text, k->a4) == 1) {
-		k->has4 = true;
-		return true;
-	}
-	if (inet_pton(AF_INET6, text, k->a6) != 1)
-		return false;
-	k->has6 = true;
-	/* ::ffff:a.b.c.d (bytes, as a6 need not be aligned for in6_addr) */
-	if (memcmp(k->a6, cidr_v4mapped, sizeof(cidr_v4mapped)) == 0) {
-		memcpy(k->a4, k->a6 + 12, 4);
-		k->has4 = true;
-	}
-	return true;
-}
-
 /* Does rule r apply to key k? */
 static bool
-cidr_rule_match(const struct cidr_rule *r, const struct cidr_key *k)
+cidr_rule_match(const struct cidr_rule *r, const struct inet_prefix_addr *k)
 {
-	const unsigned char *addr;
+	int in = inet_prefix_match(&r->net, k);
 
-	if (r->family == AF_INET)
-		addr = k->has4 ? k->a4 : NULL;
-	else
-		addr = k->has6 ? k->a6 : NULL;
-	if (addr == NULL)
+	if (in < 0)
 		return false;		/* says nothing about this family */
-	return cidr_in(addr, r->net, r->prefix) != r->negate;
+	return (in > 0) != r->negate;
 }
 
 static enum dict_result
@@ -414,10 +296,10 @@ dict_cidr_lookup(struct dict *d, const char *key, struct buf *value)
 {
 	struct dict_cidr *dc = (struct dict_cidr *)d;
 	const struct cidr_rule *r;
-	struct cidr_key k;
+	struct inet_prefix_addr k;
 	size_t i;
 
-	if (!cidr_key_parse(key, &k))
+	if (!inet_prefix_addr_parse(key, &k))
 		return DICT_NOTFOUND;
 	for (i = 0; i < dc->nrules; i++) {
 		r = &dc->rules[i];

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "host_addrs.h"
+#include "inet_prefix.h"
 #include "mem.h"
 #include "msg.h"
 #include "str.h"
@@ -53,12 +54,6 @@ host_addrs_count(const struct host_addrs *h)
 	return h->count;
 }
 
-static size_t
-host_addr_len(int family)
-{
-	return family == AF_INET ? 4 : 16;
-}
-
 bool
 host_addrs_has(const struct host_addrs *h, int family, const void *addr)
 {
@@ -66,7 +61,8 @@ host_addrs_has(const struct host_addrs *h, int family, const void *addr)
 
 	for (i = 0; i < h->count; i++)
 		if (h->list[i].family == family
-		    && memcmp(h->list[i].addr, addr, host_addr_len(family)) == 0)
+		    && memcmp(h->list[i].addr, addr,
+		    inet_prefix_addr_len(family)) == 0)
 			return true;
 	return false;
 }
@@ -97,7 +93,7 @@ host_addrs_put(struct host_addrs *h, int family, const void *addr)
 	a = &h->list[h->count++];
 	memset(a, 0, sizeof(*a));
 	a->family = family;
-	memcpy(a->addr, addr, host_addr_len(family));
+	memcpy(a->addr, addr, inet_prefix_addr_len(family));
 }
 
 static void

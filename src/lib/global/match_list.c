@@ -10,8 +10,8 @@
  *
  * SECURITY: names and addresses from the network are compared as text
  * (lowercased copies), looked up in tables, or converted by inet_pton(3)
- * into fixed-size binary addresses; nothing from the network is ever
- * parsed as a pattern.
+ * into fixed-size binary addresses (inet_prefix.h); nothing from the
+ * network is ever parsed as a pattern.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +28,7 @@
 
 #include "buf.h"
 #include "dict.h"
+#include "inet_prefix.h"
 #include "lline.h"
 #include "mem.h"
 #include "msg.h"
@@ -41,7 +42,7 @@
 enum ml_kind {
 	ML_NAME,			/* text: a lowercase name */
 	ML_PARENT,			/* text: ".parent", lowercase */
-	ML_NET,				/* family, net, prefix */
+	ML_NET,				/* net */
 	ML_TABLE,			/* dict */
 };
 
@@ -50,9 +51,7 @@ struct ml_entry {
 	bool negate;
 	char *text;
 	struct dict *dict;
-	int family;			/* AF_INET or AF_INET6 */
-	unsigned char net[16];		/* host bits clear */
-	int prefix;
+	struct inet_prefix net;
 };
 
 struct match_list {
@@ -65,15 +64,8 @@ struct match_list {
 
 /* A client address, binary (IPv4-mapped ones in both forms). */
 struct ml_addr {
-	bool has4;
-	bool has6;
-	unsigned char a4[4];
-	unsigned char a6[16];
+	struct inet_prefix_addr bin;
 	char v4text[INET_ADDRSTRLEN];	/* the IPv4 form of a mapped one */
-};
-
-static const unsigned char ml_v4mapped[12] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
 };
 
 /* Where a pattern came from, for messages. */
@@ -134,59 +126,6 @@ ml_add(struct match_list *l, enum ml_kind kind, bool negate)
 	return e;
 }
 
-static int
-ml_addr_len(int family)
-{
-	return family == AF_INET ? 4 : 16;
-}
-
-/* Clear the bits of addr after prefix. */
-static void
-ml_mask(unsigned char *addr, int family, int prefix)
-{
-	int i;
-
-	for (i = 0; i < ml_addr_len(family); i++) {
-		if (prefix >= 8 * (i + 1))
-			continue;
-		if (prefix <= 8 * i)
-			addr[i] = 0;
-		else
-			addr[i] &= (unsigned char)(0xff << (8 - prefix % 8));
-	}
-}
-
-/* Does addr have the first prefix bits of net? */
-static bool
-ml_in_net(const unsigned char *addr, const unsigned char *net, int prefix)
-{
-	size_t bytes = (size_t)prefix / 8;
-	int bits = prefix % 8;
-	unsigned char mask;
-
-	if (memcmp(addr, net, bytes) != 0)
-		return false;
-	if (bits == 0)
-		return true;
-	mask = (unsigned char)(0xff << (8 - bits));
-	return (addr[bytes] & mask) == net[bytes];
-}
-
-/* "a/len" or "[a]/len" as mynetworks writes it. */
-static void
-ml_net_text(struct buf *out, int family, const unsigned char *net,
-    int prefix)
-{
-	char text[INET6_ADDRSTRLEN];
-
-	if (inet_ntop(family, net, text, sizeof(text)) == NULL)
-		msg_panic("ml_net_text: inet_ntop: %m");
-	if (family == AF_INET)
-		buf_printf(out, "%s/%d", text, prefix);
-	else
-		buf_printf(out, "[%s]/%d", text, prefix);
-}
-
 /*
  * Is a client list pattern meant as an address or network? "[...]";
  * digits and dots, or an IPv6 address, before any '/'; or a '/' without
@@ -221,63 +160,39 @@ static int
 ml_parse_net(struct match_list *l, const char *pattern, bool negate,
     const struct ml_origin *o, struct buf *why)
 {
-	struct ml_entry *e;
-	struct buf addr, tmp;
-	const char *close, *slash = NULL;
-	unsigned char bin[16], masked[16];
-	int family, prefix, max, rc = -1;
+	struct inet_prefix net;
+	struct buf part, tmp;
+	int rc = -1;
 
-	buf_init(&addr, 64);
+	buf_init(&part, 64);
 	buf_init(&tmp, 64);
-	if (*pattern == '[') {
-		if ((close = strchr(pattern, ']')) == NULL) {
-			ml_error(l, o, pattern, why, "missing \"]\"");
-			goto out;
-		}
-		if (close[1] == '/')
-			slash = close + 1;
-		else if (close[1] != 0) {
-			ml_error(l, o, pattern, why, "text after \"]\"");
-			goto out;
-		}
-		buf_setn(&addr, pattern + 1, (size_t)(close - pattern - 1));
-	} else {
-		slash = strchr(pattern, '/');
-		buf_setn(&addr, pattern, slash ? (size_t)(slash - pattern)
-		    : strlen(pattern));
-	}
-	if (inet_pton(AF_INET, addr.data, bin) == 1)
-		family = AF_INET;
-	else if (inet_pton(AF_INET6, addr.data, bin) == 1)
-		family = AF_INET6;
-	else {
+	switch (inet_prefix_parse(pattern, &net, &part)) {
+	case INET_PREFIX_OK:
+		ml_add(l, ML_NET, negate)->net = net;
+		rc = 0;
+		break;
+	case INET_PREFIX_NO_CLOSE:
+		ml_error(l, o, pattern, why, "missing \"]\"");
+		break;
+	case INET_PREFIX_AFTER_CLOSE:
+		ml_error(l, o, pattern, why, "text after \"]\"");
+		break;
+	case INET_PREFIX_BAD_ADDR:
 		ml_error(l, o, pattern, why, "bad IP address \"%s\"",
-		    ml_printable(&tmp, addr.data));
-		goto out;
-	}
-	max = prefix = 8 * ml_addr_len(family);
-	if (slash != NULL && (slash[1] < '0' || slash[1] > '9'
-	    || str_to_int(slash + 1, &prefix) < 0 || prefix > max)) {
+		    ml_printable(&tmp, part.data));
+		break;
+	case INET_PREFIX_BAD_LEN:
 		ml_error(l, o, pattern, why, "bad prefix length \"%s\" "
-		    "(expected 0..%d)", ml_printable(&tmp, slash + 1), max);
-		goto out;
-	}
-	memcpy(masked, bin, sizeof(masked));
-	ml_mask(masked, family, prefix);
-	if (memcmp(masked, bin, (size_t)ml_addr_len(family)) != 0) {
-		buf_reset(&addr);
-		ml_net_text(&addr, family, masked, prefix);
+		    "(expected 0..%d)", ml_printable(&tmp, part.data),
+		    inet_prefix_bits(net.family));
+		break;
+	case INET_PREFIX_HOST_BITS:
+		inet_prefix_text(&tmp, &net, INET_PREFIX_BRACKETS);
 		ml_error(l, o, pattern, why, "host bits set after the prefix "
-		    "length (the network is \"%s\")", addr.data);
-		goto out;
+		    "length (the network is \"%s\")", tmp.data);
+		break;
 	}
-	e = ml_add(l, ML_NET, negate);
-	e->family = family;
-	memcpy(e->net, bin, sizeof(e->net));
-	e->prefix = prefix;
-	rc = 0;
-out:
-	buf_fini(&addr);
+	buf_fini(&part);
 	buf_fini(&tmp);
 	return rc;
 }
@@ -462,14 +377,6 @@ ml_name_match(const struct ml_entry *e, const char *name)
 	return nlen > plen && strcmp(name + nlen - plen, e->text) == 0;
 }
 
-static bool
-ml_net_match(const struct ml_entry *e, const struct ml_addr *a)
-{
-	if (e->family == AF_INET)
-		return a->has4 && ml_in_net(a->a4, e->net, e->prefix);
-	return a->has6 && ml_in_net(a->a6, e->net, e->prefix);
-}
-
 /*
  * The common walk: name (lowercase, NULL for none), addr (text, NULL for
  * none) and its binary forms.
@@ -492,7 +399,8 @@ ml_match(const struct match_list *l, const char *name, const char *addr,
 			rc = name != NULL && ml_name_match(e, name);
 			break;
 		case ML_NET:
-			rc = a != NULL && ml_net_match(e, a);
+			rc = a != NULL
+			    && inet_prefix_match(&e->net, &a->bin) > 0;
 			break;
 		case ML_TABLE:
 			rc = 0;
@@ -533,20 +441,11 @@ ml_addr_parse(const char *text, struct ml_addr *a, struct buf *scratch)
 {
 	memset(a, 0, sizeof(*a));
 	buf_setn(scratch, text, strcspn(text, "%"));
-	if (inet_pton(AF_INET, scratch->data, a->a4) == 1) {
-		a->has4 = true;
-		return true;
-	}
-	if (inet_pton(AF_INET6, scratch->data, a->a6) != 1)
+	if (!inet_prefix_addr_parse(scratch->data, &a->bin))
 		return false;
-	a->has6 = true;
-	if (memcmp(a->a6, ml_v4mapped, sizeof(ml_v4mapped)) == 0) {
-		memcpy(a->a4, a->a6 + 12, 4);
-		a->has4 = true;
-		if (inet_ntop(AF_INET, a->a4, a->v4text,
-		    sizeof(a->v4text)) == NULL)
-			msg_panic("ml_addr_parse: inet_ntop: %m");
-	}
+	if (a->bin.has4 && a->bin.has6 && inet_ntop(AF_INET, a->bin.a4,
+	    a->v4text, sizeof(a->v4text)) == NULL)
+		msg_panic("ml_addr_parse: inet_ntop: %m");
 	return true;
 }
 
@@ -579,25 +478,6 @@ enum ml_style {
 	ML_STYLE_CLASS,
 };
 
-/* The prefix length of a netmask; -1 when its ones are not contiguous. */
-static int
-ml_mask_prefix(const unsigned char *mask, int len)
-{
-	int i, bit, prefix = 0;
-	bool zero = false;
-
-	for (i = 0; i < len; i++)
-		for (bit = 7; bit >= 0; bit--) {
-			if (mask[i] & (1 << bit)) {
-				if (zero)
-					return -1;
-				prefix++;
-			} else
-				zero = true;
-		}
-	return prefix;
-}
-
 /* The class A, B or C prefix of an IPv4 address (32: D and E). */
 static int
 ml_class_prefix(const unsigned char *a4)
@@ -616,16 +496,15 @@ static void
 ml_add_net(struct buf *out, int family, const unsigned char *addr,
     int prefix)
 {
-	unsigned char net[16];
+	struct inet_prefix net = {.family = family, .prefix = prefix};
 	struct buf text;
 	const char *cp;
 	size_t len;
 
-	memset(net, 0, sizeof(net));
-	memcpy(net, addr, (size_t)ml_addr_len(family));
-	ml_mask(net, family, prefix);
+	memcpy(net.net, addr, inet_prefix_addr_len(family));
+	inet_prefix_mask(&net);
 	buf_init(&text, 64);
-	ml_net_text(&text, family, net, prefix);
+	inet_prefix_text(&text, &net, INET_PREFIX_BRACKETS);
 	len = text.len;
 	for (cp = out->data; (cp = strstr(cp, text.data)) != NULL; cp += len) {
 		if ((cp == out->data || cp[-1] == ' ')
@@ -646,7 +525,7 @@ ml_add_ifaddr(struct buf *out, const struct ifaddrs *ifa,
 	const struct sockaddr_in *sin, *mask4;
 	const struct sockaddr_in6 *sin6, *mask6;
 	const unsigned char *addr, *mask = NULL;
-	int family, prefix;
+	int family, prefix, mask_prefix;
 
 	if (ifa->ifa_addr == NULL)
 		return;
@@ -670,12 +549,12 @@ ml_add_ifaddr(struct buf *out, const struct ifaddrs *ifa,
 		}
 	} else
 		return;
-	prefix = 8 * ml_addr_len(family);
+	prefix = inet_prefix_bits(family);
 	if (style == ML_STYLE_CLASS && family == AF_INET)
 		prefix = ml_class_prefix(addr);
 	else if (style != ML_STYLE_HOST && mask != NULL
-	    && ml_mask_prefix(mask, ml_addr_len(family)) >= 0)
-		prefix = ml_mask_prefix(mask, ml_addr_len(family));
+	    && (mask_prefix = inet_prefix_from_mask(mask, family)) >= 0)
+		prefix = mask_prefix;
 	ml_add_net(out, family, addr, prefix);
 }
 
