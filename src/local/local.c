@@ -54,6 +54,7 @@
 #include "buf.h"
 #include "deliver_request.h"
 #include "dict.h"
+#include "dict_maps.h"
 #include "htable.h"
 #include "local.h"
 #include "mem.h"
@@ -63,8 +64,7 @@
 #include "str.h"
 #include "stream.h"
 
-struct dict **local_alias_maps;
-size_t local_alias_count;
+struct dict *local_alias_maps;
 int local_allow_commands;
 int local_allow_files;
 int local_deliver_hdr;
@@ -114,7 +114,7 @@ local_classes(const char *param, const char *value, int allowed)
 static void
 local_pre_init(const char *service, char **argv)
 {
-	struct argv *maps, *locks;
+	struct argv *locks;
 	struct buf why;
 	size_t i;
 
@@ -173,13 +173,8 @@ local_pre_init(const char *service, char **argv)
 	}
 	buf_fini(&why);
 
-	maps = argv_split(var_alias_maps, ", \t\r\n");
-	local_alias_maps = xreallocarray(NULL, maps->argc + 1,
-	    sizeof(*local_alias_maps));
-	for (i = 0; i < maps->argc; i++)
-		local_alias_maps[local_alias_count++] = dict_open(
-		    maps->argv[i], O_RDONLY, DICT_FLAG_FOLD);
-	argv_free(maps);
+	local_alias_maps = dict_maps_open("alias_maps", var_alias_maps,
+	    O_RDONLY, DICT_FLAG_FOLD);
 }
 
 /* ---- outcomes -------------------------------------------------------- */

@@ -111,8 +111,7 @@ struct local_state {
 };
 
 /* Configuration, set up once (local.c). */
-extern struct dict **local_alias_maps;
-extern size_t local_alias_count;
+extern struct dict *local_alias_maps;	/* dict_maps.h */
 extern int local_allow_commands;	/* LOCAL_CLASS_* */
 extern int local_allow_files;
 extern int local_deliver_hdr;		/* prepend_delivered_header */

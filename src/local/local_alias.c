@@ -1,9 +1,10 @@
 /*
  * local_alias.c - local: alias_maps
  *
- * The local part of the address (lowercased) is looked up in each table
- * of alias_maps, then, when it has an address extension, the local part
- * without it (bob+list: "bob+list", then "bob"); the first hit wins.
+ * The local part of the address (lowercased) is looked up in alias_maps
+ * (a list of tables searched as one: dict_maps.h), then, when it has an
+ * address extension, the local part without it (bob+list: "bob+list",
+ * then "bob"); the first hit wins.
  * With "alias" in propagate_unmatched_extensions, a hit without the
  * extension passes it on to the addresses of the value.
  *
@@ -26,6 +27,7 @@
 
 #include "buf.h"
 #include "dict.h"
+#include "dict_maps.h"
 #include "local.h"
 #include "mail_addr_find.h"
 #include "mem.h"
@@ -57,27 +59,24 @@ local_alias_rights(const struct dict *d, struct local_rights *r)
 	local_rights_copy(r, &local_default_privs);
 }
 
-/* Look key up in all tables: 1 found (value, *dp), 0 not, -1 failed. */
+/*
+ * Look key up in alias_maps: 1 found (value, and in *dp the table that
+ * holds it), 0 not, -1 failed (why: "alias_maps: type:name: reason").
+ */
 static int
 local_alias_find(const char *key, struct buf *value, struct dict **dp,
     struct buf *why)
 {
-	size_t i;
-
-	for (i = 0; i < local_alias_count; i++) {
-		switch (dict_lookup(local_alias_maps[i], key, value)) {
-		case DICT_FOUND:
-			if (dp != NULL)
-				*dp = local_alias_maps[i];
-			return 1;
-		case DICT_TEMPFAIL:
-			buf_printf(why, "%s: %s",
-			    local_alias_maps[i]->full_name,
-			    dict_error(local_alias_maps[i]));
-			return -1;
-		case DICT_NOTFOUND:
-			break;
-		}
+	switch (dict_lookup(local_alias_maps, key, value)) {
+	case DICT_FOUND:
+		if (dp != NULL)
+			*dp = dict_maps_last(local_alias_maps);
+		return 1;
+	case DICT_TEMPFAIL:
+		buf_set(why, dict_error(local_alias_maps));
+		return -1;
+	case DICT_NOTFOUND:
+		break;
 	}
 	return 0;
 }
@@ -133,7 +132,7 @@ local_alias(struct local_state *st)
 	bool handled = true, propagate = false;
 	int rc;
 
-	if (local_alias_count == 0)
+	if (dict_maps_count(local_alias_maps) == 0)
 		return false;
 	buf_init(&value, 128);
 	buf_init(&why, 64);

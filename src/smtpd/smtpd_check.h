@@ -391,11 +391,6 @@ int check_auth_destination(struct check_eval *ev, const char *addr);
  * OK, or DUNNO at RCPT for a destination that is not authorized.
  */
 enum check_result check_permit_safe(struct check_eval *ev);
-/*
- * A table that searches the tables of a *_maps parameter in turn (NULL
- * when value names none). Free with dict_close().
- */
-struct dict *check_maps_open(const char *param, const char *value);
 
 /* The tempfail actions, parsed at startup. */
 extern enum check_tempfail check_tf_reject;

@@ -17,7 +17,8 @@
  *
  * An address that virtual_alias_maps lists is known whatever its class.
  * A *_maps parameter names several tables, searched as one
- * (check_maps_open()) in Postfix's key order (mail_addr_find()).
+ * (dict_maps_open()) in Postfix's key order (mail_addr_find()); an
+ * empty one (dict_maps_count() == 0) is not looked up.
  *
  * SECURITY: addresses come from the client; they are only resolved and
  * looked up. A resolver or table failure is a temporary failure.
@@ -28,104 +29,37 @@
 
 #include "buf.h"
 #include "dict.h"
+#include "dict_maps.h"
 #include "htable.h"
 #include "mail_addr_find.h"
 #include "mem.h"
 #include "msg.h"
 #include "params.h"
 #include "resolve_clnt.h"
-#include "str.h"
 
 #include "smtpd.h"
 #include "smtpd_check.h"
 
 #define CHECK_RESOLVE_CACHE	100	/* addresses per session */
-#define CHECK_SEPS		", \t\r\n"
 
 static struct dict *check_local_maps;
 static struct dict *check_valias_maps;
 static struct dict *check_vmailbox_maps;
 static struct dict *check_relay_maps;
 
-/* ---- tables of *_maps parameters ----------------------------------------- */
-
-struct check_maps {
-	struct dict d;
-	struct dict **tables;
-	size_t count;
-};
-
-static enum dict_result
-check_maps_lookup(struct dict *d, const char *key, struct buf *value)
-{
-	struct check_maps *m = (struct check_maps *)d;
-	enum dict_result rc;
-
-	for (size_t i = 0; i < m->count; i++) {
-		rc = dict_lookup(m->tables[i], key, value);
-		if (rc == DICT_TEMPFAIL)
-			return dict_tempfail(d, "%s: %s",
-			    m->tables[i]->full_name, dict_error(m->tables[i]));
-		if (rc == DICT_FOUND)
-			return rc;
-	}
-	return DICT_NOTFOUND;
-}
-
-static void
-check_maps_close(struct dict *d)
-{
-	struct check_maps *m = (struct check_maps *)d;
-
-	for (size_t i = 0; i < m->count; i++)
-		dict_close(m->tables[i]);
-	free(m->tables);
-	dict_free(d);
-}
-
-static const struct dict_ops check_maps_ops = {
-	.type = "maps",
-	.lookup = check_maps_lookup,
-	.close = check_maps_close,
-};
-
-struct dict *
-check_maps_open(const char *param, const char *value)
-{
-	struct check_maps *m;
-	struct buf tok;
-	const char *cp = value;
-
-	buf_init(&tok, 64);
-	if (str_token_braced(cp, CHECK_SEPS, &tok) == NULL) {
-		buf_fini(&tok);
-		return NULL;
-	}
-	m = (struct check_maps *)dict_alloc(&check_maps_ops, param, O_RDONLY,
-	    0, sizeof(*m));
-	while ((cp = str_token_braced(cp, CHECK_SEPS, &tok)) != NULL) {
-		m->tables = xreallocarray(m->tables, m->count + 1,
-		    sizeof(*m->tables));
-		m->tables[m->count++] = dict_open(tok.data, O_RDONLY,
-		    DICT_FLAG_FOLD);
-	}
-	buf_fini(&tok);
-	return &m->d;
-}
-
 /* ---- addresses ----------------------------------------------------------- */
 
 void
 check_addr_init(void)
 {
-	check_local_maps = check_maps_open("local_recipient_maps",
-	    var_local_recipient_maps);
-	check_valias_maps = check_maps_open("virtual_alias_maps",
-	    var_virtual_alias_maps);
-	check_vmailbox_maps = check_maps_open("virtual_mailbox_maps",
-	    var_virtual_mailbox_maps);
-	check_relay_maps = check_maps_open("relay_recipient_maps",
-	    var_relay_recipient_maps);
+	check_local_maps = dict_maps_open("local_recipient_maps",
+	    var_local_recipient_maps, O_RDONLY, DICT_FLAG_FOLD);
+	check_valias_maps = dict_maps_open("virtual_alias_maps",
+	    var_virtual_alias_maps, O_RDONLY, DICT_FLAG_FOLD);
+	check_vmailbox_maps = dict_maps_open("virtual_mailbox_maps",
+	    var_virtual_mailbox_maps, O_RDONLY, DICT_FLAG_FOLD);
+	check_relay_maps = dict_maps_open("relay_recipient_maps",
+	    var_relay_recipient_maps, O_RDONLY, DICT_FLAG_FOLD);
 }
 
 void
@@ -235,7 +169,7 @@ check_rcpt_maps(struct check_eval *ev, const char *addr, const char *class,
 		return CHECK_REJECT;
 	buf_init(&value, 64);
 	/* An alias of any class makes an address known. */
-	if (check_valias_maps != NULL) {
+	if (dict_maps_count(check_valias_maps) > 0) {
 		rc = mail_addr_find(check_valias_maps, r->recipient, 0, &value,
 		    NULL, NULL);
 		if (rc == DICT_FOUND)
@@ -245,7 +179,8 @@ check_rcpt_maps(struct check_eval *ev, const char *addr, const char *class,
 	}
 	switch (r->addr_class) {
 	case RESOLVE_CLASS_LOCAL:
-		if ((maps = check_local_maps) == NULL)
+		maps = check_local_maps;
+		if (dict_maps_count(maps) == 0)
 			goto known;
 		table = "local recipient table";
 		code = var_unknown_local_recipient_reject_code;
@@ -256,13 +191,15 @@ check_rcpt_maps(struct check_eval *ev, const char *addr, const char *class,
 		code = var_unknown_virtual_alias_reject_code;
 		break;
 	case RESOLVE_CLASS_VIRTUAL:
-		if ((maps = check_vmailbox_maps) == NULL)
+		maps = check_vmailbox_maps;
+		if (dict_maps_count(maps) == 0)
 			goto known;
 		table = "virtual mailbox table";
 		code = var_unknown_virtual_mailbox_reject_code;
 		break;
 	case RESOLVE_CLASS_RELAY:
-		if ((maps = check_relay_maps) == NULL)
+		maps = check_relay_maps;
+		if (dict_maps_count(maps) == 0)
 			goto known;
 		table = "relay recipient table";
 		code = var_unknown_relay_recipient_reject_code;
@@ -276,8 +213,8 @@ check_rcpt_maps(struct check_eval *ev, const char *addr, const char *class,
 		if (rc == DICT_FOUND)
 			goto known;
 		if (rc == DICT_TEMPFAIL) {
-			msg_warn("%s lookup error for \"%s\": %s", maps->name,
-			    r->recipient, dict_error(maps));
+			msg_warn("lookup error for \"%s\": %s", r->recipient,
+			    dict_error(maps));
 			buf_fini(&value);
 			return check_lookup_failure(ev, addr);
 		}
@@ -288,8 +225,8 @@ check_rcpt_maps(struct check_eval *ev, const char *addr, const char *class,
 	    var_show_user_unknown_table_name ? " in " : "",
 	    var_show_user_unknown_table_name ? table : "");
 fail_valias:
-	msg_warn("virtual_alias_maps lookup error for \"%s\": %s",
-	    r->recipient, dict_error(check_valias_maps));
+	msg_warn("lookup error for \"%s\": %s", r->recipient,
+	    dict_error(check_valias_maps));
 	buf_fini(&value);
 	return check_lookup_failure(ev, addr);
 known:

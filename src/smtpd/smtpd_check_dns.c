@@ -30,6 +30,7 @@
  * never expanded as a template.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 
 #include "buf.h"
 #include "dict.h"
+#include "dict_maps.h"
 #include "dns.h"
 #include "htable.h"
 #include "mail_addr_find.h"
@@ -57,8 +59,8 @@ static struct dict *check_rbl_reply_maps;
 void
 check_dns_init(void)
 {
-	check_rbl_reply_maps = check_maps_open("rbl_reply_maps",
-	    var_rbl_reply_maps);
+	check_rbl_reply_maps = dict_maps_open("rbl_reply_maps",
+	    var_rbl_reply_maps, O_RDONLY, DICT_FLAG_FOLD);
 }
 
 static void
@@ -310,7 +312,7 @@ check_rbl_template(const struct check_dnsxl *x, struct buf *out)
 {
 	const char *keys[2] = { x->arg, x->domain };
 
-	if (check_rbl_reply_maps != NULL) {
+	if (dict_maps_count(check_rbl_reply_maps) > 0) {
 		for (int i = 0; i < 2; i++) {
 			if (i == 1 && strcmp(keys[0], keys[1]) == 0)
 				break;
@@ -319,9 +321,8 @@ check_rbl_template(const struct check_dnsxl *x, struct buf *out)
 			case DICT_FOUND:
 				return 0;
 			case DICT_TEMPFAIL:
-				msg_warn("rbl_reply_maps lookup error for "
-				    "\"%s\": %s", keys[i],
-				    dict_error(check_rbl_reply_maps));
+				msg_warn("lookup error for \"%s\": %s",
+				    keys[i], dict_error(check_rbl_reply_maps));
 				return -1;
 			case DICT_NOTFOUND:
 				break;

@@ -23,6 +23,11 @@
  *				below virtual_minimum_uid or a gid of 0 is
  *				refused
  *
+ * Each is a list of tables searched as one (dict_maps.h): every key of
+ * that order is tried in all the tables before the next key, as in
+ * Postfix, and warnings name the table that answered
+ * ("virtual_uid_maps (hash:/etc/petrel/vuid)").
+ *
  * Run as root (master.cf unpriv "n", master started as root), the agent
  * works as mail_owner (the queue file, its logs) and creates and writes
  * each mailbox with the recipient's uid/gid (virtual_mailbox.c). Run as
@@ -63,6 +68,7 @@
  * refuse symbolic and hard links. Addresses reach the tables and the
  * log only (msg.h makes them printable).
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -73,6 +79,7 @@
 #include "buf.h"
 #include "deliver_request.h"
 #include "dict.h"
+#include "dict_maps.h"
 #include "mail_addr_find.h"
 #include "mbox.h"
 #include "mem.h"
@@ -136,12 +143,12 @@ virtual_pre_init(const char *service, char **argv)
 	virtual_cfg.lock.tries = var_deliver_lock_attempts;
 	virtual_cfg.lock.delay_ms = (unsigned)var_deliver_lock_delay * 1000U;
 	virtual_cfg.lock.stale_sec = var_stale_lock_time;
-	virtual_mailbox_maps = virtual_maps_open("virtual_mailbox_maps",
-	    var_virtual_mailbox_maps);
-	virtual_uid_maps = virtual_maps_open("virtual_uid_maps",
-	    var_virtual_uid_maps);
-	virtual_gid_maps = virtual_maps_open("virtual_gid_maps",
-	    var_virtual_gid_maps);
+	virtual_mailbox_maps = dict_maps_open("virtual_mailbox_maps",
+	    var_virtual_mailbox_maps, O_RDONLY, DICT_FLAG_FOLD);
+	virtual_uid_maps = dict_maps_open("virtual_uid_maps",
+	    var_virtual_uid_maps, O_RDONLY, DICT_FLAG_FOLD);
+	virtual_gid_maps = dict_maps_open("virtual_gid_maps",
+	    var_virtual_gid_maps, O_RDONLY, DICT_FLAG_FOLD);
 }
 
 /* After chroot (if any): from now on we work as mail_owner. */
@@ -185,6 +192,43 @@ virtual_path_problem(const char *path)
 	return NULL;
 }
 
+/* The table of a list that gave its last answer, for warnings. */
+static const char *
+virtual_last_table(const struct dict *maps)
+{
+	const struct dict *last = dict_maps_last(maps);
+
+	return last != NULL ? last->full_name : "(none)";
+}
+
+/*
+ * Look up a numeric user or group ID for addr in maps (mail_addr_find
+ * order). Returns DICT_FOUND with *id set; DICT_NOTFOUND; or
+ * DICT_TEMPFAIL. A value that is not a decimal number in 0..INT_MAX is
+ * DICT_FOUND with bad set (the caller warns); text always receives the
+ * value found.
+ */
+static enum dict_result
+virtual_id_find(struct dict *maps, const char *addr, long *id, bool *bad,
+    struct buf *text)
+{
+	enum dict_result rc;
+	char *cp;
+
+	*bad = false;
+	*id = -1;
+	rc = mail_addr_find(maps, addr, 0, text, NULL, NULL);
+	if (rc != DICT_FOUND)
+		return rc;
+	cp = xstrdup(buf_str(text));
+	if (str_to_long(str_trim(cp), id) < 0 || *id < 0 || *id > INT_MAX) {
+		*bad = true;
+		*id = -1;
+	}
+	free(cp);
+	return rc;
+}
+
 /*
  * The uid or gid (what) of a recipient from maps (param names it), at
  * least min. Returns 0 with *id set, or -1 after recording a deferral
@@ -201,7 +245,7 @@ virtual_lookup_id(struct deliver_request *req, size_t i, struct dict *maps,
 	int ret = -1;
 
 	*id = -1;
-	if (virtual_maps_count(maps) == 0) {
+	if (dict_maps_count(maps) == 0) {
 		if (!required)
 			return 0;
 		msg_warn("%s: recipient %s: %s is not set", req->queue_id, addr,
@@ -214,9 +258,10 @@ virtual_lookup_id(struct deliver_request *req, size_t i, struct dict *maps,
 	switch (virtual_id_find(maps, addr, id, &bad, &text)) {
 	case DICT_FOUND:
 		if (bad || *id < min) {
-			msg_warn("%s: recipient %s: bad %s \"%s\" in %s%s%s",
-			    req->queue_id, addr, what, buf_str(&text),
-			    virtual_maps_last(maps), bad ? "" : " (less than ",
+			msg_warn("%s: recipient %s: bad %s \"%s\" in %s "
+			    "(%s)%s%s", req->queue_id, addr, what,
+			    buf_str(&text), param, virtual_last_table(maps),
+			    bad ? "" : " (less than ",
 			    bad ? "" : strcmp(what, "uid") == 0 ?
 			    "virtual_minimum_uid)" : "1)");
 			(void)deliver_status(req, i, DELIVER_DEFER, NULL,
@@ -320,9 +365,10 @@ virtual_recipient(struct deliver_request *req, size_t i)
 		goto out;
 	}
 	if ((problem = virtual_path_problem(buf_str(&value))) != NULL) {
-		msg_warn("%s: recipient %s: mailbox \"%s\" from %s %s; "
-		    "refused", req->queue_id, addr, buf_str(&value),
-		    virtual_maps_last(virtual_mailbox_maps), problem);
+		msg_warn("%s: recipient %s: mailbox \"%s\" from "
+		    "virtual_mailbox_maps (%s) %s; refused", req->queue_id,
+		    addr, buf_str(&value),
+		    virtual_last_table(virtual_mailbox_maps), problem);
 		(void)deliver_status(req, i, DELIVER_DEFER, NULL, "4.3.5",
 		    VIRTUAL_CONFIG_ERROR ": bad mailbox path in "
 		    "virtual_mailbox_maps");

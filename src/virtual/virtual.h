@@ -2,9 +2,9 @@
  * virtual.h - the virtual delivery agent's modules
  *
  *	virtual.c		the daemon: parameters, the service, and the
- *				per-recipient decisions (table lookups)
- *	virtual_maps.c		lists of tables searched as one, in
- *				Postfix's order, and uid/gid lookups
+ *				per-recipient decisions (table lookups in
+ *				lists of tables: dict_maps.h, searched in
+ *				Postfix's order: mail_addr_find.h)
  *	virtual_mailbox.c	writing a Maildir or mbox file with the
  *				recipient's uid/gid
  */
@@ -19,36 +19,6 @@
 #include "mbox.h"
 
 struct deliver_request;
-
-/*
- * virtual_maps_open() turns the value of a table-list parameter
- * ("hash:/etc/petrel/vmailbox, regexp:/etc/petrel/vmailbox.re") into
- * one table that mail_addr_find() can search: a lookup of a key asks
- * each table in turn and the first answer wins, so that every key of
- * the address lookup order is tried in all tables before the next key
- * (as Postfix's maps do). A temporary failure of any table stops the
- * search. Tables are opened with DICT_FLAG_FOLD; one that cannot be
- * opened answers DICT_TEMPFAIL (dict.h). param names the parameter in
- * errors. An empty list finds nothing.
- */
-struct dict *virtual_maps_open(const char *param, const char *value);
-/* The number of tables in the list. */
-size_t virtual_maps_count(const struct dict *maps);
-/*
- * "param (type:name)": the table that gave the last DICT_FOUND or
- * DICT_TEMPFAIL, for warnings. Valid until the next lookup.
- */
-const char *virtual_maps_last(const struct dict *maps);
-
-/*
- * Look up a numeric user or group ID for addr in maps (mail_addr_find
- * order). Returns DICT_FOUND with *id set; DICT_NOTFOUND; or
- * DICT_TEMPFAIL. A value that is not a decimal number in 0..INT_MAX is
- * DICT_FOUND with bad set and the value copied to text (the caller
- * warns); text always receives the value found.
- */
-enum dict_result virtual_id_find(struct dict *maps, const char *addr,
-    long *id, bool *bad, struct buf *text);
 
 /* Where and how one recipient's mail goes. */
 struct virtual_user {

@@ -379,6 +379,47 @@ def test_alias_to_several_users_and_self(make, users):
         assert st.st_uid == u.uid
 
 
+def test_alias_maps_inline_table(make, users):
+    """alias_maps is split as every *_maps list: not inside braces, so an
+    inline:{...} table keeps its entries separated by ", " (it was once
+    cut there, and the broken halves deferred all mail). The first table
+    that knows a name wins; the next one is asked for the others."""
+    u = users[0]
+    other = users[-1]
+    lo = make(aliases=f"team: {other.name}\nhashonly: {u.name}\n")
+    lo.inst.set_main(alias_maps=f"inline:{{team={u.name}, staff={u.name}}}, "
+                                f"hash:{lo.aliases}")
+    lo.start()
+    qid = lo.deliver(["team@example.com", "staff@example.com",
+                      "hashonly@example.com"], want="DDD")
+    for alias in ("team", "staff", "hashonly"):
+        lo.status(qid, addr(u), "sent", "delivered to mailbox",
+                  orig=f"{alias}@example.com")
+    msgs = lo.spool_mbox(u)
+    assert sorted(m["X-Original-To"] for m in msgs) == [
+        "hashonly@example.com", "staff@example.com", "team@example.com"]
+    if other is not u:
+        assert not os.path.exists(os.path.join(lo.spool, other.name))
+
+
+def test_alias_table_failure_defers(make, users):
+    """A table of alias_maps that cannot be read defers the recipient:
+    neither "no alias" nor the next table's answer. The warning names
+    the parameter and the table."""
+    u = users[0]
+    lo = make(aliases=f"x: {u.name}\n")
+    missing = lo.path("etc", "missing")
+    lo.inst.set_main(alias_maps=f"hash:{missing}, hash:{lo.aliases}")
+    lo.start()
+    qid = lo.deliver(["x@example.com"], want="R")
+    lo.status(qid, "x@example.com", "deferred", "alias database unavailable")
+    lo.warning(r"alias lookup of x: alias_maps: hash:" + re.escape(missing)
+               + r": open " + re.escape(missing) + r"\.lmdb: No such file")
+    assert not os.path.exists(os.path.join(lo.spool, u.name))
+    (e,) = lo.log_entries("defer", qid)
+    assert e["status"] == "4.3.0"
+
+
 @pytest.mark.parametrize("where", ["home Maildir/", "home mbox",
                                    "spool Maildir"])
 def test_maildir_and_home_mailbox(make, users, where):

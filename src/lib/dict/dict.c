@@ -541,7 +541,8 @@ dict_lookup(struct dict *d, const char *key, struct buf *value)
 		if (rc == DICT_FOUND)
 			rc = dict_check_value(d, k, strlen(k), value);
 	}
-	if (rc == DICT_TEMPFAIL && !dict_is_surrogate(d))
+	if (rc == DICT_TEMPFAIL && !dict_is_surrogate(d)
+	    && !(k != NULL && d->ops->quiet_tempfail))
 		msg_warn("%s", d->error.data);
 	buf_fini(&folded);
 	return rc;

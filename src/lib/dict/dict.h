@@ -96,6 +96,11 @@ struct dict_ops {
 	 * so that dict_changed() notices when it appears or is fixed.
 	 */
 	void (*file)(const char *name, struct buf *path);
+	/*
+	 * A lookup's DICT_TEMPFAIL is always a table's that it asked
+	 * (dict_maps.c), so dict_lookup() does not log it a second time.
+	 */
+	bool quiet_tempfail;
 };
 
 /*
