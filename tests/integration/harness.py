@@ -14,7 +14,8 @@ its processes, and cleans up after itself even when the test failed:
 Binaries come from $PETREL_BUILD (an absolute build directory): src/master,
 src/petrel and tests/support/test-{single,multi,trigger}. With
 PETREL_SANITIZED set, every program runs with ASan/UBSan logging into the
-instance, and any report fails the test. PETREL_KEEP=1 keeps the tree.
+instance, and any report fails the test, and every wait is TIME_SCALE
+(3) times longer (slow()). PETREL_KEEP=1 keeps the tree.
 
 Standard library only; Linux only (/proc).
 """
@@ -23,6 +24,7 @@ import errno
 import glob
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -69,26 +71,59 @@ def repo_dir():
         os.path.abspath(__file__))))
 
 
+# Programs built with ASan/UBSan run two to four times slower, and the
+# machine is shared: every wait for something that should happen (and
+# every upper bound on how long it may take) is this many times longer
+# there. PETREL_TIME_SCALE overrides it.
+TIME_SCALE = float(os.environ.get("PETREL_TIME_SCALE")
+                   or (3 if os.environ.get("PETREL_SANITIZED") else 1))
+
+
+def slow(seconds):
+    """seconds, scaled for a slow build (an upper bound or a wait)."""
+    return seconds * TIME_SCALE
+
+
 _given_ports = set()
+
+
+def _ephemeral_low():
+    """The first port of the kernel's ephemeral range (source ports of
+    outgoing connections, and what bind() to port 0 hands out)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_port():
     """A loopback TCP port that was free a moment ago, and not handed out
-    before by this process (the kernel may offer a just-released port
-    again, and an instance with many listeners would get it twice)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _given_ports:
-            _given_ports.add(port)
-            return port
+    before by this process (an instance with many listeners must not get
+    one twice). It is below the ephemeral range, so that no connection
+    the tests or the daemons open in the meantime can take it as its
+    source port before the instance binds it."""
+    rng = random.Random()
+    high = _ephemeral_low() - 1
+    low = 20000 if high > 21000 else 1024
+    for _ in range(1000):
+        port = rng.randint(low, high)
+        if port in _given_ports:
+            continue
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        _given_ports.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {low}-{high}")
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05):
-    """Poll predicate() until it returns a true value or timeout passes;
-    returns the last value."""
-    deadline = time.monotonic() + timeout
+    """Poll predicate() until it returns a true value or timeout passes
+    (scaled by TIME_SCALE); returns the last value."""
+    deadline = time.monotonic() + slow(timeout)
     while True:
         value = predicate()
         if value or time.monotonic() >= deadline:
@@ -160,6 +195,7 @@ class LineClient:
     """A line-oriented TCP client for the test services."""
 
     def __init__(self, port, host="127.0.0.1", timeout=10.0):
+        timeout = slow(timeout)
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.settimeout(timeout)
         self.timeout = timeout
@@ -169,7 +205,7 @@ class LineClient:
     def readline(self, timeout=None):
         """The next line without its newline; None at EOF. Raises
         socket.timeout (TimeoutError) when nothing arrives in time."""
-        deadline = time.monotonic() + (timeout if timeout is not None
+        deadline = time.monotonic() + (slow(timeout) if timeout is not None
                                        else self.timeout)
         while b"\n" not in self.buf:
             if self.eof:

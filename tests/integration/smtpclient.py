@@ -13,6 +13,7 @@ every reply line's syntax.
 import re
 import socket
 
+import harness
 import mailsystem
 
 
@@ -21,7 +22,7 @@ class RawSmtp:
 
     def __init__(self, port, source="127.0.0.1", timeout=20.0):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
+        self.sock.settimeout(harness.slow(timeout))
         self.sock.bind((source, 0))
         self.sock.connect(("127.0.0.1", port))
         self.port = self.sock.getsockname()[1]
@@ -64,7 +65,7 @@ class RawSmtp:
     def eof(self, timeout=None):
         """True when the server closes without sending anything more."""
         if timeout is not None:
-            self.sock.settimeout(timeout)
+            self.sock.settimeout(harness.slow(timeout))
         try:
             return self.sock.recv(4096) == b"" and self.buf == b""
         except ConnectionResetError:

@@ -273,7 +273,11 @@ single_server_main(int argc, char **argv,
 				k = idx;
 			}
 		}
-		if (k == 0)
+		/*
+		 * A signal that came with a client (a reload retires this
+		 * process): leave the client to the new generation.
+		 */
+		if (k == 0 || single_term || single_hup)
 			continue;
 		next = k % (nfds - 1);
 		if (single_take(server_listen_fd(k - 1)))
