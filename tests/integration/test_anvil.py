@@ -109,7 +109,9 @@ def test_concurrent_counts_across_clients(instance):
 
 
 def test_rates_reset_after_the_time_unit(instance):
-    a = Anvil(instance, anvil_rate_time_unit="2s")
+    # Long enough for the nine round trips below to fit in one window
+    # even on a slow, loaded machine.
+    a = Anvil(instance, anvil_rate_time_unit="5s")
     try:
         s = a.session()
         assert a.ask(s, f"connect {IDENT}") == "OK count=1 rate=1"
@@ -122,12 +124,16 @@ def test_rates_reset_after_the_time_unit(instance):
         assert a.ask(s, "message smtp:192.0.2.2") == "OK rate=1"
         assert a.ask(s, "message smtp:192.0.2.2") == "OK rate=2"
         # After the unit every rate starts over; the count stays.
-        assert wait_for(lambda: a.lookup()["rate"] == "0", 6, 0.2)
+        assert wait_for(lambda: a.lookup()["rate"] == "0", 20, 0.2)
         assert a.lookup() == {"count": "2", "rate": "0",
                               "message_rate": "0", "recipient_rate": "0"}
         assert a.ask(s, f"connect {IDENT}") == "OK count=3 rate=1"
         assert a.ask(s, f"message {IDENT}") == "OK rate=1"
         assert a.ask(s, f"recipient {IDENT}") == "OK rate=1"
+        # The other ident's window started a little later: wait for its
+        # end too, then it starts over as well.
+        assert wait_for(lambda: a.lookup("smtp:192.0.2.2")["message_rate"]
+                        == "0", 20, 0.2)
         assert a.ask(s, "message smtp:192.0.2.2") == "OK rate=1"
     finally:
         a.close()

@@ -89,6 +89,10 @@ def test_mailbox_file_system_full(inst):
     if os.geteuid() == 0:
         pw = pwd.getpwnam("petrel")
         os.chown(inst.base, pw.pw_uid, pw.pw_gid)
+    # No retry of its own until the test flushes the queue: a retry
+    # takes the message back to active/ (deleting defer/ID, the reason
+    # mailq shows) and has virtual write to Maildir/tmp again.
+    inst.set_main(minimal_backoff_time="1000s", maximal_backoff_time="1000s")
     inst.start()
     qid = mailsystem.sendmail(inst, ["carol@localhost"],
                               big_message(400000))

@@ -212,7 +212,9 @@ class L:
         if orig is not None:
             regex += r"orig_to=<" + re.escape(orig) + r">, "
         regex += r".*status=" + re.escape(status) + r"\b.*$"
-        m = self.inst.wait_log(regex)
+        # With qmgr the line ends a chain of daemons (qmgr, local):
+        # as long as mailsystem.wait_status waits.
+        m = self.inst.wait_log(regex, timeout=30)
         assert m, f"no status={status} for {to} of {qid}\n{self.inst.log()}"
         line = m[-1].group(0)
         assert "relay=local," in line, line
@@ -1061,7 +1063,8 @@ def test_end_to_end_alias_and_bounce(make, users):
     # The non-delivery report comes back to the sender, a local user.
     m = lo.inst.wait_log(r"(" + mailsystem.ID + r"): to=<"
                          + re.escape(sender) + r">, relay=local, .*"
-                         r"status=sent \(delivered to mailbox\)")
+                         r"status=sent \(delivered to mailbox\)",
+                         timeout=30)
     assert m, lo.inst.log()
     mailsystem.wait_removed(lo.inst, m[-1].group(1))
     msgs = lo.spool_mbox(u)

@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 
-from harness import pid_gone, wait_for
+from harness import pid_gone, slow, wait_for
 from mailproto import RawClient, encode
 
 INLINE = "inline:{k1=v1, k2=v2}"
@@ -362,8 +362,10 @@ def test_idle_clients_let_proxymap_exit(instance):
         proc.stdin.flush()
         assert proc.stdout.readline() == "FOUND alice@example.com\n"
         pid = p.service_pids("proxymap")[0]
-        assert c.closed(timeout=5), "idle client not dropped"
-        assert wait_for(lambda: pid_gone(pid), 8), "proxymap stayed"
+        # Each takes 2-3 s, longer when the daemons are slow (closed()
+        # does not scale its timeout itself; wait_for does).
+        assert c.closed(timeout=slow(15)), "idle client not dropped"
+        assert wait_for(lambda: pid_gone(pid), 20), "proxymap stayed"
         proc.stdin.write("bob\n")
         proc.stdin.flush()
         assert proc.stdout.readline() == "FOUND bob@example.net\n"
