@@ -9,9 +9,11 @@ small Python single-server (FAKE_AGENT below) that master runs like any
 daemon, speaking the deliver_request.h protocol. It reads what to do
 from a control file before each request (answer DONE and mark the
 recipients done in the queue file as a real agent does, answer RETRY,
-hang up, report the file corrupt, wait first ...), and records every
-request (queue ID, next hop, recipient offsets, start and end time) so
-that the tests can check grouping, recipient limits and concurrency.
+hang up, report the file corrupt, wait first, or hold the request until
+the test releases it ...), and records every request when it takes it
+and before it answers (queue ID, next hop, recipient offsets, start and
+end time) so that the tests can check grouping, recipient limits and
+concurrency (with requests held, which ones are in flight together).
 
 Routing (main.cf): default_transport=fake (any domain), relay_domains=
 crash.test with relay_transport=crashy (a second fake agent, for the
@@ -165,25 +167,49 @@ def log_entry(kind, qid, addr, offset):
                 "status=%s\naction=%s\nreason=%s\n\n"
                 % (addr, offset, status, action, reason))
 
+def append_json(name, rec):
+    with open(os.path.join(ctl, name), "a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+def hold(qid):
+    """Wait until the test releases the request: ctl/go/QID exists."""
+    gate = os.path.join(ctl, "go", qid)
+    give_up = time.time() + 600
+    while not os.path.exists(gate) and time.time() < give_up:
+        time.sleep(0.02)
+
 def serve(conn):
     start = time.time()
-    ended = [None]
-
-    def answer(*args):
-        # Stamped before the reply: qmgr may go on as soon as it has it.
-        ended[0] = time.time()
-        reply(conn, *args)
-
     req = read_request(conn)
     if req is None:
         return
     what = mode()
     offsets = [int(x) for x in req["recipients"].split()]
     path = os.path.join(queue, "active", req["queue_id"])
+    append_json("started.log", {"id": req["queue_id"],
+                                "nexthop": req["nexthop"],
+                                "start": start, "pid": os.getpid()})
+
+    def answer(*args):
+        # Logged (and stamped) before the reply: qmgr may go on, and the
+        # test look at the log, as soon as it has the reply.
+        append_json("requests.log", {
+            "id": req["queue_id"], "nexthop": req["nexthop"],
+            "rcpts": offsets, "flags": req["flags"],
+            "queue_name": req["queue_name"],
+            "queue_time": req["queue_time"], "mode": what,
+            "start": start, "end": time.time(), "pid": os.getpid()})
+        if args:
+            reply(conn, *args)
+
     steps = what.split(":")
-    if steps[0] == "sleep":
-        time.sleep(float(steps[1]))
-        steps = steps[2:] or ["done"]
+    while steps[0] in ("sleep", "hold"):
+        if steps[0] == "sleep":
+            time.sleep(float(steps[1]))
+            steps = steps[2:] or ["done"]
+        else:
+            hold(req["queue_id"])
+            steps = steps[1:] or ["done"]
     action = steps[0]
     if action == "done":
         mark_done(path, offsets)
@@ -205,15 +231,7 @@ def serve(conn):
     elif action == "corrupt":
         answer(2, "", "fake agent found a bad record")
     elif action == "crash":
-        pass
-    rec = {"id": req["queue_id"], "nexthop": req["nexthop"],
-           "rcpts": offsets, "flags": req["flags"],
-           "queue_name": req["queue_name"],
-           "queue_time": req["queue_time"], "mode": what,
-           "start": start, "end": ended[0] or time.time(),
-           "pid": os.getpid()}
-    with open(os.path.join(ctl, "requests.log"), "a") as f:
-        f.write(json.dumps(rec) + "\n")
+        answer()                # logged; the caller hangs up unanswered
 '''
 
 FAKE_LOOP = r'''
@@ -238,7 +256,8 @@ FAKE_AGENT = FAKE_PROLOGUE + FAKE_AGENT_BODY + FAKE_LOOP
 # A fake bounce service (private/bounce, the bounce_clnt.h protocol).
 # Mode "hang": read the request and answer nothing until the client
 # hangs up; "ok": status 0. Each request is logged when it arrives
-# ("start") and when it ends ("answered" or "client hung up").
+# ("start") and when it ends ("answered", just before the answer, or
+# "client hung up").
 FAKE_BOUNCE = FAKE_PROLOGUE + r'''
 def record(req, event):
     rec = {"id": req["queue_id"], "request": req["request"],
@@ -257,9 +276,11 @@ def serve(conn):
             pass
         record(req, "client hung up")
     else:
+        # Logged first: qmgr may finish the message as soon as it has
+        # the answer.
+        record(req, "answered")
         conn.sendall(mailproto.attr_encode([("status", 0),
                                             ("reason", "")]))
-        record(req, "answered")
 ''' + FAKE_LOOP
 
 MAIN = dict(mailsystem.MAIN)
@@ -291,6 +312,8 @@ class Agent:
         self.dir = os.path.join(inst.dir, "agent-" + name)
         os.mkdir(self.dir)
         os.chmod(self.dir, 0o777)
+        os.mkdir(os.path.join(self.dir, "go"))
+        os.chmod(os.path.join(self.dir, "go"), 0o755)
         script = os.path.join(inst.dir, program)
         if not os.path.exists(script):
             with open(script, "w") as f:
@@ -305,13 +328,32 @@ class Agent:
         os.rename(os.path.join(self.dir, "mode.tmp"),
                   os.path.join(self.dir, "mode"))
 
-    def requests(self, qid=None):
+    def _log(self, name):
+        # Only whole lines: an agent may be writing the last one.
         try:
-            with open(os.path.join(self.dir, "requests.log")) as f:
-                recs = [json.loads(line) for line in f if line.strip()]
+            with open(os.path.join(self.dir, name)) as f:
+                return [json.loads(line) for line in f
+                        if line.endswith("\n") and line.strip()]
         except FileNotFoundError:
             return []
-        return [r for r in recs if qid is None or r["id"] == qid]
+
+    def requests(self, qid=None):
+        """The requests answered (or hung up on), in order."""
+        return [r for r in self._log("requests.log")
+                if qid is None or r["id"] == qid]
+
+    def in_flight(self, qids):
+        """The requests for messages qids that an agent took and has not
+        answered yet (mode "hold": those not released)."""
+        done = {(r["id"], r["pid"], r["start"]) for r in self.requests()}
+        return [r for r in self._log("started.log") if r["id"] in qids
+                and (r["id"], r["pid"], r["start"]) not in done]
+
+    def release(self, *qids):
+        """Let the held requests for these messages go on."""
+        for qid in qids:
+            with open(os.path.join(self.dir, "go", qid), "w"):
+                pass
 
 
 def new_instance(**params):
@@ -491,38 +533,92 @@ def test_submission_logged_by_qmgr(inst):
     assert len(inst.fake.requests(qid)) == 1
 
 
+def settle():
+    """A moment for qmgr to start what it (wrongly) would: before a
+    check that nothing more is in flight."""
+    time.sleep(harness.slow(0.5))
+
+
 def test_destination_concurrency(inst):
-    inst.fake.mode("sleep:0.4:done")
+    # Requests are held until released: what is in flight together is
+    # what qmgr started, however slowly the agents run.
+    inst.fake.mode("hold:done")
     # Seven messages in incoming/ before qmgr looks: five for one
     # destination, two for another.
     busy = [plant(inst, [f"u{n}@conc.test"]) for n in range(5)]
     other = [plant(inst, [f"v{n}@other.test"]) for n in range(2)]
-    poke(inst, b"I")
+
+    def counts():
+        return (len(inst.fake.in_flight(busy)),
+                len(inst.fake.in_flight(other)))
+
+    try:
+        poke(inst, b"I")
+        # fake_initial_destination_concurrency=1: one request each, the
+        # two destinations in parallel.
+        assert wait_for(lambda: min(counts()) >= 1, 20), inst.log()
+        settle()
+        assert counts() == (1, 1)
+        inst.fake.release(*[r["id"] for r in
+                            inst.fake.in_flight(busy + other)])
+        # Each answer widens the window by one: two for conc.test (its
+        # limit), the last one for other.test: three at once.
+        assert wait_for(lambda: counts() == (2, 1), 20), \
+            (counts(), inst.log())
+        # At the limit (fake_destination_concurrency_limit=2) an answer
+        # makes room for one more, not two.
+        oldest = min(inst.fake.in_flight(busy), key=lambda r: r["start"])
+        inst.fake.release(oldest["id"])
+        assert wait_for(lambda: oldest not in inst.fake.in_flight(busy)
+                        and counts()[0] >= 2, 20), (counts(), inst.log())
+        settle()
+        assert counts()[0] == 2
+    finally:
+        inst.fake.mode("done")
+        inst.fake.release(*busy, *other)
     for qid in busy + other:
         wait_removed(inst, qid)
     recs = [r for qid in busy for r in inst.fake.requests(qid)]
     assert len(recs) == 5
-    # fake_destination_concurrency_limit=2, starting at 1.
     assert overlap(recs) == 2
     both = recs + [r for qid in other for r in inst.fake.requests(qid)]
     assert overlap(both) >= 3, "destinations were not served in parallel"
-    inst.fake.mode("done")
 
 
 def test_recipient_is_destination_when_limit_is_one(inst):
     """crashy takes one recipient per request (like local), so the
     concurrency limit (1) applies per recipient, not per domain."""
-    inst.crashy.mode("sleep:0.3:done")
+    inst.crashy.mode("hold:done")
     same = [plant(inst, ["same@crash.test"]) for _ in range(3)]
     others = [plant(inst, [f"o{n}@crash.test"]) for n in range(2)]
-    poke(inst, b"I")
+
+    def counts():
+        return (len(inst.crashy.in_flight(same)),
+                len(inst.crashy.in_flight(others)))
+
+    try:
+        poke(inst, b"I")
+        # Three destinations, one request each.
+        assert wait_for(lambda: counts() == (1, 2), 20), \
+            (counts(), inst.log())
+        settle()
+        assert counts() == (1, 2)
+        # An answer for same@crash.test makes room for one more of it.
+        [first] = inst.crashy.in_flight(same)
+        inst.crashy.release(first["id"])
+        assert wait_for(lambda: first not in inst.crashy.in_flight(same)
+                        and counts()[0] >= 1, 20), (counts(), inst.log())
+        settle()
+        assert counts() == (1, 2)
+    finally:
+        inst.crashy.mode("done")
+        inst.crashy.release(*same, *others)
     for qid in same + others:
         wait_removed(inst, qid)
     recs = [r for qid in same for r in inst.crashy.requests(qid)]
     assert len(recs) == 3 and overlap(recs) == 1
     both = recs + [r for qid in others for r in inst.crashy.requests(qid)]
-    assert overlap(both) >= 2
-    inst.crashy.mode("done")
+    assert overlap(both) >= 3
 
 
 def test_corrupt_file_quarantined(inst):
@@ -572,7 +668,8 @@ def test_stale_incomplete_file_removed(inst):
 
 def test_backoff_from_message_age(inst):
     inst.fake.mode("retry")
-    now = int(time.time())
+    t0 = time.time()
+    now = int(t0)
     fresh = plant(inst, ["r1@example.net"], arrival=(now, 0))
     aged = plant(inst, ["r2@example.net"], arrival=(now - 300, 0))
     # Older than maximal_backoff_time, younger than maximal_queue_lifetime.
@@ -580,13 +677,22 @@ def test_backoff_from_message_age(inst):
     poke(inst, b"I")
     for qid in (fresh, aged, ancient):
         wait_deferred(inst, qid)
+    t1 = time.time()
     # Retry time = now + age, at least minimal_backoff_time (100s), at
-    # most maximal_backoff_time (1000s).
-    def retry_in(qid):
-        return os.stat(path_of(inst, "deferred", qid)).st_mtime - time.time()
-    assert 90 <= retry_in(fresh) <= 100
-    assert 290 <= retry_in(aged) <= 302
-    assert 990 <= retry_in(ancient) <= 1000
+    # most maximal_backoff_time (1000s). qmgr_message_to_deferred() reads
+    # the clock twice, both times between t0 and t1: for the age (a) and
+    # for the new mtime (b), whole seconds: floor(b) + the backoff, which
+    # is (long)age = floor(a) - arrival for an age in between and a
+    # whole-second arrival time.
+    lo, hi = int(t0), int(t1)
+
+    def mtime(qid):
+        return os.stat(path_of(inst, "deferred", qid)).st_mtime
+
+    assert lo + 100 <= mtime(fresh) <= hi + 100
+    arrival = now - 300
+    assert lo + lo - arrival <= mtime(aged) <= hi + hi - arrival
+    assert lo + 1000 <= mtime(ancient) <= hi + 1000
     # Periodic deferred scans (queue_run_delay=1s) leave them alone.
     since = inst.log_size()
     time.sleep(2.5)
@@ -771,14 +877,18 @@ def test_reload_with_deliveries_in_flight():
                         fake_initial_destination_concurrency="10")
     try:
         inst.start()
-        inst.fake.mode("sleep:1.5:done")
+        # The deliveries are held until the new qmgr has said it waits.
+        inst.fake.mode("hold:done")
         ids = [plant(inst, [f"r{n}@reload{n}.test"]) for n in range(4)]
         poke(inst, b"I")
-        assert wait_for(lambda: len(inst.grep(r"\(queue active\)")) == 4,
-                        10), inst.log()
+        assert wait_for(lambda: len(inst.fake.in_flight(ids)) == 4, 20), \
+            inst.log()
+        assert len(inst.grep(r"\(queue active\)")) == 4
         inst.reload()
         assert inst.wait_log(r"waiting for the previous queue manager",
-                             10), inst.log()
+                             30), inst.log()
+        assert not inst.fake.requests()
+        inst.fake.release(*ids)
         for qid in ids:
             wait_removed(inst, qid)
         # A message queued after the reload goes through the new qmgr.
@@ -891,11 +1001,13 @@ def bounce_events(inst, qid):
 def test_bounce_service_does_not_block_qmgr():
     """A bounce service that takes the request and never answers: qmgr
     goes on delivering other mail meanwhile, gives up after its timeout
-    (ipc_timeout, here 4s through -o), hangs up and defers the message;
+    (ipc_timeout, here 10s through -o), hangs up and defers the message;
     a reload waits for a request in flight (the old qmgr is busy, it
     does not leave the message in active/ to the next one); once the
     service answers the message is finished, once."""
-    with new_instance(bounce="fake", qmgr_opts={"ipc_timeout": "4s"}) \
+    # The timeout leaves room for the delivery of "other" and for a
+    # reload with a new qmgr before it, even on a slow machine.
+    with new_instance(bounce="fake", qmgr_opts={"ipc_timeout": "10s"}) \
             as inst:
         inst.bounce.mode("hang")
         inst.crashy.mode("bounce")
@@ -912,10 +1024,10 @@ def test_bounce_service_does_not_block_qmgr():
         assert in_queue(inst, "active", gone)
         assert bounce_events(inst, gone) == [("flush", "start")]
         timeout = (rf"petrel/qmgr\[\d+\]: warning: {gone}: flush request "
-                   rf"to the bounce service failed: timeout after 4 "
+                   rf"to the bounce service failed: timeout after 10 "
                    rf"seconds talking to the bounce service; the message "
                    rf"stays queued$")
-        assert inst.wait_log(timeout, timeout=15), inst.log()
+        assert inst.wait_log(timeout, timeout=30), inst.log()
         wait_deferred(inst, gone)
         assert wait_for(lambda: bounce_events(inst, gone)[-1]
                         == ("flush", "client hung up")), inst.log()
@@ -931,8 +1043,8 @@ def test_bounce_service_does_not_block_qmgr():
                         == ("flush", "start")), inst.log()
         inst.reload()
         assert inst.wait_log(r"waiting for the previous queue manager",
-                             10), inst.log()
-        assert inst.wait_log(timeout, count=2, timeout=15), inst.log()
+                             30), inst.log()
+        assert inst.wait_log(timeout, count=2, timeout=30), inst.log()
         wait_deferred(inst, gone)
         assert not inst.grep(r"left over by a previous queue manager")
 
@@ -954,20 +1066,24 @@ def test_message_waiting_for_bounce_stays_active():
     """With qmgr_message_active_limit=1, a message waiting for the bounce
     service holds the only place: the next one is taken only when the
     request is over (here: timed out)."""
+    # "other" must come while the request is open: the timeout is what
+    # the test may take from seeing the request to the poke.
+    ipc_timeout = "%ds" % harness.slow(3)
     with new_instance(bounce="fake", qmgr_message_active_limit="1",
-                      qmgr_opts={"ipc_timeout": "2s"}) as inst:
+                      qmgr_opts={"ipc_timeout": ipc_timeout}) as inst:
         inst.bounce.mode("hang")
         inst.crashy.mode("bounce")
         inst.fake.mode("done")
         inst.start()
         gone = plant(inst, ["gone@crash.test"])
         poke(inst, b"I")
-        assert wait_for(lambda: bounce_events(inst, gone)
+        # The first event, even if the request has timed out meanwhile.
+        assert wait_for(lambda: bounce_events(inst, gone)[:1]
                         == [("flush", "start")]), inst.log()
         other = plant(inst, ["other@example.net"])
         poke(inst, b"I")
         failed = f"{gone}: flush request to the bounce service failed"
-        assert inst.wait_log(re.escape(failed), timeout=15), inst.log()
+        assert inst.wait_log(re.escape(failed), timeout=30), inst.log()
         wait_removed(inst, other)
         log = inst.log()
         assert log.index(failed) < log.index(f"{other}: from="), log
