@@ -34,6 +34,7 @@ import pwd
 import re
 import smtplib
 import socket
+import struct
 import subprocess
 import time
 
@@ -65,8 +66,15 @@ LISTENERS = {
                 "pipelining,dsn,chunking,smtputf8",
                 "disable_vrfy_command": "yes"},
     "helo": {"smtpd_helo_required": "yes", "strict_rfc821_envelopes": "yes"},
-    "errors": {"smtpd_soft_error_limit": "2", "smtpd_error_sleep_time": "1s",
+    # The tarpit's sleep is long enough that a reply without it (one
+    # round trip, even on a loaded machine) cannot be taken for one with
+    # it: see NO_DELAY and DELAYED below.
+    "errors": {"smtpd_soft_error_limit": "2", "smtpd_error_sleep_time": "3s",
                "smtpd_hard_error_limit": "5"},
+    # The same limits without the tarpit, for the hard limit alone.
+    "hardlimit": {"smtpd_soft_error_limit": "2",
+                  "smtpd_error_sleep_time": "0s",
+                  "smtpd_hard_error_limit": "5"},
     "junk": {"smtpd_junk_command_limit": "3", "smtpd_hard_error_limit": "3",
              "smtpd_soft_error_limit": "100"},
     "conncount": {"smtpd_client_connection_count_limit": "1",
@@ -161,6 +169,7 @@ class Client:
     """An SMTP client that sends exactly the bytes it is given."""
 
     def __init__(self, port, timeout=10.0, greet=True):
+        timeout = harness.slow(timeout)
         self.sock = socket.create_connection(("127.0.0.1", port),
                                              timeout=timeout)
         self.timeout = timeout
@@ -172,7 +181,8 @@ class Client:
         self.sock.sendall(data.encode() if isinstance(data, str) else data)
 
     def _line(self, timeout=None):
-        deadline = time.monotonic() + (timeout or self.timeout)
+        deadline = time.monotonic() + (harness.slow(timeout) if timeout
+                                       else self.timeout)
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -221,8 +231,8 @@ class Client:
 
     def closed(self, timeout=5.0):
         """True when the server closes the connection (after any bytes
-        still in flight) within timeout."""
-        deadline = time.monotonic() + timeout
+        still in flight) within timeout (scaled: harness.slow())."""
+        deadline = time.monotonic() + harness.slow(timeout)
         while not self.eof:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -382,6 +392,27 @@ def serial_client(port):
     return holder, early
 
 
+def _proc_net_addr(port):
+    """127.0.0.1:port as /proc/net/tcp shows it (address in host order)."""
+    addr = struct.unpack("=I", socket.inet_aton("127.0.0.1"))[0]
+    return f"{addr:08X}:{port:04X}"
+
+
+def unread_at_server(port, client):
+    """Bytes from client (a Client) that the kernel holds, unread, at the
+    server end of its connection to port (accepted or still in the
+    listen queue), from /proc/net/tcp; None when there is no such
+    socket."""
+    local = _proc_net_addr(port)
+    remote = _proc_net_addr(client.sock.getsockname()[1])
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote:
+                return int(fields[4].split(":")[1], 16)
+    return None
+
+
 def limit_warning(srv, what, count, name):
     """The regex of anvil limit warning for listener name (the service
     name is the master.cf name)."""
@@ -420,7 +451,7 @@ def assert_alive(inst, port=None):
     """A plain message through smtplib still gets queued."""
     port = port or inst.ports["main"]
     before = incoming(inst)
-    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+    with smtplib.SMTP("127.0.0.1", port, timeout=harness.slow(10)) as s:
         refused = s.sendmail(SENDER, [RCPT],
                              b"Subject: alive\r\n\r\nstill here\r\n")
         assert refused == {}
@@ -746,8 +777,10 @@ def test_talk_before_greeting(srv, strict):
     since = srv.log_size()
     holder, early = serial_client(port)
     with holder, early:
-        early.send("EHLO early.example.com\r\n")
-        time.sleep(0.2)
+        ehlo = b"EHLO early.example.com\r\n"
+        early.send(ehlo)
+        # The bytes are at smtpd's end before it can accept the client.
+        assert wait_for(lambda: unread_at_server(port, early) == len(ehlo))
         holder.expect("QUIT", "221 2.0.0 Bye")
         if strict:
             assert str(early.reply()) == \
@@ -859,7 +892,7 @@ def test_dot_transparency(srv):
 def test_smtplib_dot_stuffing(srv):
     before = incoming(srv)
     msg = b"Subject: lib\r\n\r\n.\r\n..\r\n.leading\r\nlast\r\n"
-    with smtplib.SMTP("127.0.0.1", srv.ports["main"], timeout=10) as s:
+    with smtplib.SMTP("127.0.0.1", srv.ports["main"], timeout=harness.slow(10)) as s:
         s.sendmail(SENDER, [RCPT], msg)
     (qid,) = new_messages(srv, before)
     assert QFile(srv, qid).body() == [b".", b"..", b".leading", b"last"]
@@ -1110,9 +1143,11 @@ def test_timeout(srv, name):
     send, where = TIMEOUT_CASES[name]
     before = incoming(srv)
     since = srv.log_size()
+    # Before connecting: smtpd's 2 s wait for the client begins after
+    # this, whatever stalls the test or smtpd's start.
+    start = time.monotonic()
     with Client(srv.ports["timeout"]) as c:
         c.send(send)
-        start = time.monotonic()
         replies = []
         while True:
             r = c.reply(timeout=10)
@@ -1122,7 +1157,9 @@ def test_timeout(srv, name):
                 break
         elapsed = time.monotonic() - start
         assert replies[-1] == f"421 4.4.2 {HOST} Error: timeout exceeded"
-        assert 1.5 <= elapsed < 6, elapsed
+        # smtpd_timeout (2 s) ends it, not the default 300 s; the upper
+        # bound also holds a slow smtpd start.
+        assert 1.9 <= elapsed < 2 + harness.slow(4), elapsed
         assert c.closed()
     assert srv.wait_log(r"timeout after " + where + r"( \(\d+ bytes\))? from "
                         + re.escape(CLIENT) + "$", since=since)
@@ -1324,7 +1361,7 @@ def test_smtputf8(srv):
     # RFC 6531 section 3.7.3: the "with" protocol of SMTPUTF8 mail.
     assert re.match(r"\tby mail\.example\.com \(Petrel\) with UTF8SMTP id ",
                     received(q).split("\n")[1])
-    with smtplib.SMTP("127.0.0.1", srv.ports["main"], timeout=10) as s:
+    with smtplib.SMTP("127.0.0.1", srv.ports["main"], timeout=harness.slow(10)) as s:
         s.ehlo()
         assert s.has_extn("smtputf8")
         assert s.sendmail(sender, [rcpt], "Subject: x\r\n\r\ny\r\n".encode(),
@@ -1445,6 +1482,16 @@ def test_smuggling_legacy(srv, port):
 
 # ---- error limits -----------------------------------------------------------
 
+# The "errors" listener sleeps 3 s before each reply once in the
+# tarpit. A reply that waited took at least that long (smtpd sleeps
+# after the command arrived, so after the test started its clock); one
+# that did not is a single round trip to a running smtpd, well under
+# 2 s even when the machine is loaded or the build sanitized. Neither
+# bound depends on the machine: 2 s is still below the 3 s sleep.
+NO_DELAY = 2.0
+DELAYED = 2.9
+
+
 def timed(c, line, want):
     start = time.monotonic()
     c.expect(line, want)
@@ -1452,30 +1499,31 @@ def timed(c, line, want):
 
 
 def test_soft_error_limit_tarpit(srv):
-    """smtpd_soft_error_limit = 2, smtpd_error_sleep_time = 1s: once the
+    """smtpd_soft_error_limit = 2, smtpd_error_sleep_time = 3s: once the
     client has made 2 errors, every reply waits, not only error replies
     (postconf(5)); a delivered message starts the count again."""
     with Client(srv.ports["errors"]) as c:
         bad = "500 5.5.2 Error: command not recognized"
         times = [timed(c, "XYZZY", bad), timed(c, "XYZZY", bad)]
-        assert times[0] < 0.5 and times[1] < 0.5, times
-        assert timed(c, "XYZZY", bad) >= 0.9
+        assert times[0] < NO_DELAY and times[1] < NO_DELAY, times
+        assert timed(c, "XYZZY", bad) >= DELAYED
         start = time.monotonic()
         assert c.cmd("EHLO client.example.com").code == 250
-        assert time.monotonic() - start >= 0.9
-        assert timed(c, f"MAIL FROM:<{SENDER}>", "250 2.1.0 Ok") >= 0.9
-        assert timed(c, f"RCPT TO:<{RCPT}>", "250 2.1.5 Ok") >= 0.9
+        assert time.monotonic() - start >= DELAYED
+        assert timed(c, f"MAIL FROM:<{SENDER}>", "250 2.1.0 Ok") >= DELAYED
+        assert timed(c, f"RCPT TO:<{RCPT}>", "250 2.1.5 Ok") >= DELAYED
         start = time.monotonic()
         queued_id(send_data(c, b"Subject: t\r\n\r\nx\r\n.\r\n"))
-        assert time.monotonic() - start >= 0.9
+        assert time.monotonic() - start >= DELAYED
         # Mail delivered: no more waiting.
-        assert timed(c, "NOOP", "250 2.0.0 Ok") < 0.5
+        assert timed(c, "NOOP", "250 2.0.0 Ok") < NO_DELAY
 
 
 def test_hard_error_limit(srv):
     since = srv.log_size()
-    with Client(srv.ports["errors"]) as c:
-        # No tarpit wanted here: a whole group at once.
+    # The limits of "errors" without its tarpit: only the count matters.
+    with Client(srv.ports["hardlimit"]) as c:
+        # A whole group at once.
         c.send("XYZZY\r\n" * 4)
         for _ in range(4):
             assert str(c.reply()) == "500 5.5.2 Error: command not recognized"
@@ -1487,7 +1535,7 @@ def test_hard_error_limit(srv):
                         + re.escape(CLIENT), since=since)
     assert srv.wait_log(r"disconnect from " + re.escape(CLIENT)
                         + r" unknown=0/5 commands=0/5$", since=since)
-    assert_alive(srv, srv.ports["errors"])
+    assert_alive(srv, srv.ports["hardlimit"])
 
 
 def test_queued_message_resets_error_count(srv):
@@ -1497,11 +1545,13 @@ def test_queued_message_resets_error_count(srv):
             assert c.reply().code == 500
         transaction(c)
         queued_id(send_data(c, b"Subject: e\r\n\r\nx\r\n.\r\n"))
-        c.send("XYZZY\r\n" * 2)
+        # Had the count not started again, each reply would wait 3 s,
+        # and the second would be 421 (hard limit 5 reached).
         start = time.monotonic()
+        c.send("XYZZY\r\n" * 2)
         assert c.reply().code == 500
         assert c.reply().code == 500
-        assert time.monotonic() - start < 0.5
+        assert time.monotonic() - start < NO_DELAY
         c.expect("QUIT", "221 2.0.0 Bye")
 
 
@@ -1606,7 +1656,7 @@ def test_limit_exceptions(srv):
 
 def test_log_lines_of_a_clean_session(srv):
     since = srv.log_size()
-    with smtplib.SMTP("127.0.0.1", srv.ports["main"], timeout=10) as s:
+    with smtplib.SMTP("127.0.0.1", srv.ports["main"], timeout=harness.slow(10)) as s:
         s.sendmail(SENDER, [RCPT], b"Subject: log\r\n\r\nx\r\n")
     want = (f"disconnect from {CLIENT} ehlo=1 mail=1 rcpt=1 data=1 quit=1 "
             "commands=5")
@@ -1796,14 +1846,14 @@ def test_wildcard_listener_is_one_dual_stack_socket():
             ("tcp6", "00000000000000000000000000000000")]
         since = inst.log_size()
         # From IPv4 a relay is allowed (127.0.0.0/8 is in mynetworks).
-        with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        with smtplib.SMTP("127.0.0.1", port, timeout=harness.slow(10)) as s:
             s.ehlo("client.example.com")
             s.mail("ann@example.com")
             assert s.rcpt("far@remote.example")[0] == 250
             s.rset()
         assert inst.wait_log(r"petrel/smtpd\[\d+\]: connect from "
                              r"localhost\[127\.0\.0\.1\]$", since=since)
-        with smtplib.SMTP("::1", port, timeout=10) as s:
+        with smtplib.SMTP("::1", port, timeout=harness.slow(10)) as s:
             assert s.ehlo("client.example.com")[0] == 250
         assert inst.wait_log(r"petrel/smtpd\[\d+\]: connect from "
                              r"localhost\[::1\]$", since=since)

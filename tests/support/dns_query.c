@@ -10,8 +10,11 @@
  * TYPE: A, AAAA, MX, TXT, PTR, FCRDNS (NAME is then an address).
  * For each lookup: a line "TYPE NAME STATUS", then one line per record,
  * indented by a tab ("PREF HOST" for MX, printable text for TXT), then
- * "\twhy: reason". Exit status: 0 when every lookup said OK, 1 when one
- * said NOTFOUND or INVALID, 75 (EX_TEMPFAIL) when one said TEMPFAIL,
+ * "\twhy: reason". Last, one line "elapsed: N ms": the monotonic time
+ * the lookups took, from creating the resolver to the last answer (so a
+ * test can check a deadline without counting the start of this
+ * program). Exit status: 0 when every lookup said OK, 1 when one said
+ * NOTFOUND or INVALID, 75 (EX_TEMPFAIL) when one said TEMPFAIL,
  * 64 (usage), 78 (EX_CONFIG: bad server list). Test code for
  * tests/integration/test_dns.py.
  *
@@ -29,6 +32,7 @@
 #include "log.h"
 #include "msg.h"
 #include "str.h"
+#include "timeutil.h"
 
 static void
 usage(void)
@@ -84,15 +88,20 @@ async_done(void *ctx, const struct dns_reply *reply)
 	*slot = dns_reply_dup(reply);
 }
 
-/* All lookups at once on one resolver. */
+/*
+ * All lookups at once on one resolver; *elapsed is set to the
+ * milliseconds from creating the resolver to the last answer.
+ */
 static int
-async(const char *servers, int timeout, int tries, int argc, char **argv)
+async(const char *servers, int timeout, int tries, int argc, char **argv,
+    uint64_t *elapsed)
 {
 	struct event_base *base;
 	struct dns_resolver *r;
 	struct dns_reply **replies;
 	struct buf why;
 	int n = argc / 2, rc = 0, left;
+	uint64_t start = time_mono_ms();
 
 	buf_init(&why, 128);
 	if ((base = event_base_new()) == NULL)
@@ -114,6 +123,7 @@ async(const char *servers, int timeout, int tries, int argc, char **argv)
 			msg_panic("event loop ended with %d lookups left",
 			    left);
 	} while (left > 0);
+	*elapsed = time_mono_ms() - start;
 	for (int i = 0; i < n; i++) {
 		rc = worst(rc, show(replies[i]));
 		dns_reply_free(replies[i]);
@@ -132,6 +142,7 @@ main(int argc, char **argv)
 	int timeout = 1000, tries = 2, all = 0, ch, rc;
 	struct dns_reply *reply;
 	struct buf why;
+	uint64_t start, elapsed;
 
 	log_init("dns-query");
 	while ((ch = getopt(argc, argv, "an:s:t:v")) != -1) {
@@ -165,17 +176,20 @@ main(int argc, char **argv)
 		if (dns_type_code(argv[i]) == 0)
 			usage();
 	if (all)
-		rc = async(servers, timeout, tries, argc, argv);
+		rc = async(servers, timeout, tries, argc, argv, &elapsed);
 	else {
 		buf_init(&why, 128);
+		start = time_mono_ms();
 		reply = dns_lookup_sync(servers, timeout, tries, argv[1],
 		    dns_type_code(argv[0]), &why);
+		elapsed = time_mono_ms() - start;
 		if (reply == NULL)
 			msg_fatal_status(EX_CONFIG, "%s", why.data);
 		rc = show(reply);
 		dns_reply_free(reply);
 		buf_fini(&why);
 	}
+	printf("elapsed: %llu ms\n", (unsigned long long)elapsed);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		msg_fatal("write stdout: %m");
 	return rc;
