@@ -28,7 +28,8 @@
  * warn_if_reject makes the next restriction log "reject_warning"
  * instead of rejecting.
  *
- * The restrictions themselves are here (generic ones), in
+ * What a verdict does to the reply is in smtpd_check_reply.c. The
+ * restrictions themselves are here (generic ones), in
  * smtpd_check_access.c (access tables), smtpd_check_addr.c (address
  * classes, recipient tables), smtpd_check_dns.c (DNS lists, unknown
  * names) and smtpd_check_policy.c (policy servers); smtpd_check_parse.c
@@ -47,7 +48,6 @@
  * nesting is bounded.
  */
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -402,154 +402,6 @@ check_defer_copy(struct check_defer *to, const struct check_defer *from)
 {
 	to->active = from->active;
 	buf_set(&to->reply, from->active ? from->reply.data : "");
-}
-
-static void
-check_vformat(struct buf *out, int code, const char *dsn,
-    enum check_kind kind, const char *fmt, va_list ap)
-{
-	struct buf text;
-
-	buf_init(&text, 128);
-	buf_vprintf(&text, fmt, ap);
-	buf_reset(out);
-	check_reply_format(out, code, dsn, kind, text.data);
-	buf_fini(&text);
-}
-
-static enum check_result
-check_refuse(struct check_eval *ev, const char *reply)
-{
-	buf_set(ev->reply, reply);
-	smtpd_log_event(ev->st, "reject", reply);
-	return CHECK_REJECT;
-}
-
-enum check_result
-check_reject_reply(struct check_eval *ev, const char *reply)
-{
-	if (ev->warn_if_reject) {
-		smtpd_log_event(ev->st, "reject_warning", reply);
-		return CHECK_DUNNO;
-	}
-	if (ev->dir.active && reply[0] == '5')
-		return check_refuse(ev, ev->dir.reply.data);
-	return check_refuse(ev, reply);
-}
-
-static enum check_result
-check_vreject(struct check_eval *ev, int code, const char *dsn,
-    enum check_kind kind, const char *fmt, va_list ap)
-{
-	struct buf reply;
-	enum check_result rc;
-
-	buf_init(&reply, 128);
-	check_vformat(&reply, code, dsn, kind, fmt, ap);
-	rc = check_reject_reply(ev, reply.data);
-	buf_fini(&reply);
-	return rc;
-}
-
-enum check_result
-check_reject(struct check_eval *ev, int code, const char *dsn,
-    enum check_kind kind, const char *fmt, ...)
-{
-	enum check_result rc;
-	va_list ap;
-
-	va_start(ap, fmt);
-	rc = check_vreject(ev, code, dsn, kind, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static enum check_result
-check_vdefer_if(struct check_eval *ev, struct check_defer *d, int code,
-    const char *dsn, enum check_kind kind, const char *fmt, va_list ap)
-{
-	struct buf reply;
-
-	buf_init(&reply, 128);
-	check_vformat(&reply, code, dsn, kind, fmt, ap);
-	if (d == &ev->dip && ev->warn_if_reject)
-		smtpd_log_event(ev->st, "reject_warning", reply.data);
-	else if (!d->active) {
-		d->active = true;
-		buf_set(&d->reply, reply.data);
-	}
-	buf_fini(&reply);
-	return CHECK_DUNNO;
-}
-
-enum check_result
-check_defer_if_permit(struct check_eval *ev, int code, const char *dsn,
-    enum check_kind kind, const char *fmt, ...)
-{
-	enum check_result rc;
-	va_list ap;
-
-	va_start(ap, fmt);
-	rc = check_vdefer_if(ev, &ev->dip, code, dsn, kind, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-enum check_result
-check_defer_if_reject(struct check_eval *ev, int code, const char *dsn,
-    enum check_kind kind, const char *fmt, ...)
-{
-	enum check_result rc;
-	va_list ap;
-
-	va_start(ap, fmt);
-	rc = check_vdefer_if(ev, &ev->dir, code, dsn, kind, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-enum check_result
-check_tempfail(struct check_eval *ev, enum check_tempfail action,
-    const char *dsn, enum check_kind kind, const char *fmt, ...)
-{
-	enum check_result rc;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (action == CHECK_TF_DEFER_IF_PERMIT)
-		rc = check_vdefer_if(ev, &ev->dip, 450, dsn, kind, fmt, ap);
-	else
-		rc = check_vreject(ev, 450, dsn, kind, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-enum check_result
-check_lookup_failure(struct check_eval *ev, const char *name)
-{
-	struct buf reply;
-	enum check_result rc;
-
-	buf_init(&reply, 128);
-	buf_printf(&reply, "451 4.3.0 <%s>: Temporary lookup failure", name);
-	rc = check_refuse(ev, reply.data);
-	buf_fini(&reply);
-	return rc;
-}
-
-enum check_result
-check_config_error(struct check_eval *ev, const char *fmt, ...)
-{
-	struct buf why;
-	va_list ap;
-
-	buf_init(&why, 128);
-	va_start(ap, fmt);
-	buf_vprintf(&why, fmt, ap);
-	va_end(ap);
-	msg_warn("%s", why.data);
-	buf_fini(&why);
-	return check_refuse(ev, "451 4.3.5 Server configuration error");
 }
 
 /* ---- restrictions -------------------------------------------------------- */

@@ -339,6 +339,11 @@ struct check_eval {
 enum check_result check_reject(struct check_eval *ev, int code,
     const char *dsn, enum check_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/*
+ * Refuse with a finished "ddd x.y.z text" reply as it is: log "reject";
+ * no warn_if_reject or defer_if_reject (smtpd_check_reply.c).
+ */
+enum check_result check_refuse(struct check_eval *ev, const char *reply);
 /* check_reject() for a finished "ddd x.y.z text" reply. */
 enum check_result check_reject_reply(struct check_eval *ev,
     const char *reply);
