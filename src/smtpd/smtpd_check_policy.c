@@ -69,8 +69,6 @@
 
 /* What Postfix's smtpd_policy_service_default_action defaults to. */
 #define POLICY_BUILTIN_ACTION	"451 4.3.5 Server configuration problem"
-/* The Postfix behaviour Petrel follows, for servers that ask. */
-#define POLICY_COMPAT_LEVEL	"3.6"
 
 struct check_policy {
 	char *arg;			/* as written: the registry key */
@@ -567,7 +565,8 @@ policy_request(struct check_eval *ev, const struct check_policy *p,
 	check_policy_attr(out, "policy_context", p->spec.policy_context);
 	check_policy_attr(out, "server_address", saddr.data);
 	check_policy_attr(out, "server_port", sport.data);
-	check_policy_attr(out, "compatibility_level", POLICY_COMPAT_LEVEL);
+	check_policy_attr(out, "compatibility_level",
+	    var_compatibility_level);
 	check_policy_attr(out, "mail_version", PETREL_VERSION);
 	buf_putc(out, '\n');
 	buf_fini(&num);

@@ -462,3 +462,26 @@ def test_idle_clients_let_the_daemon_exit(instance):
         proc.stdin.close()
         proc.wait(timeout=10)
     assert proc.returncode == 0
+
+
+# ---- a main.cf from Debian's Postfix -----------------------------------------
+
+def test_debian_main_cf_lines(instance):
+    """The lines of Debian's stock Postfix main.cf that ask for nothing
+    Petrel lacks start as they are (biff, readme_directory,
+    compatibility_level, an empty relayhost), and myorigin =
+    /etc/mailname takes the domain from the file, as Debian's Postfix
+    does."""
+    mailname = os.path.join(instance.etc, "mailname")
+    with open(mailname, "w") as f:
+        f.write("origin.example\n")
+    instance.set_main(myhostname="mail.example.com", biff="no",
+                      append_dot_mydomain="no", readme_directory="no",
+                      compatibility_level="3.6", relayhost="",
+                      myorigin=mailname)
+    instance.add_service("rewrite", "unix", "trivial-rewrite", private="-")
+    instance.start()
+    r = instance.run([os.path.join(instance.support, "rewrite-query"),
+                      "-c", instance.etc, "rewrite", "local", "joe"])
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert r.stdout.rstrip("\n") == "joe@origin.example"

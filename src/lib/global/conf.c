@@ -748,6 +748,47 @@ conf_where_name(const struct conf *c, const char *name, struct buf *out)
 }
 
 /*
+ * myorigin = /etc/mailname: Debian's Postfix reads the domain from the
+ * file when the value is a path, and Debian's stock main.cf says so.
+ * The first line, trimmed, replaces the value; an unreadable or empty
+ * file is an error. The file is the administrator's (as main.cf is);
+ * its size is bounded.
+ */
+#define CONF_MAILNAME_LIMIT	1024
+
+static int
+conf_myorigin_file(struct buf *val, struct buf *why)
+{
+	struct buf text;
+	const char *start;
+	size_t len;
+	int rc = 0;
+
+	if (val->data[0] != '/')
+		return 0;
+	buf_init(&text, 128);
+	if (file_read(val->data, &text, CONF_MAILNAME_LIMIT) < 0) {
+		buf_printf(why, "%s: %m", val->data);
+		rc = -1;
+	} else {
+		start = text.data + strspn(text.data, " \t");
+		len = strcspn(start, "\r\n");
+		while (len > 0 && conf_is_space((unsigned char)start[len - 1]))
+			len--;
+		if (len == 0) {
+			buf_printf(why, "%s: no domain name on the first line",
+			    val->data);
+			rc = -1;
+		} else {
+			buf_reset(val);
+			buf_append(val, start, len);
+		}
+	}
+	buf_fini(&text);
+	return rc;
+}
+
+/*
  * Convert everything first and store only when all is well, so that a
  * bad reload leaves the running configuration whole. prefix starts
  * every message (a master.cf service, for conf_check_overrides()).
@@ -770,6 +811,8 @@ conf_validate_as(const struct conf *c, bool store, const char *prefix)
 		buf_reset(&val);
 		buf_reset(&why);
 		if (conf_eval(c, tab[i].name, &val, &why) == 0
+		    && (strcmp(tab[i].name, "myorigin") != 0
+			|| conf_myorigin_file(&val, &why) == 0)
 		    && param_convert(&tab[i], val.data, false, &why) == 0) {
 			values[i] = buf_steal(&val);
 			continue;
@@ -922,7 +965,8 @@ conf_check_unknown(const struct conf *c, bool as_error,
 	buf_init(&where, 128);
 	for (i = 0; i < c->count; i++) {
 		e = c->ents[i];
-		if (conf_name_used(refs, e->name, services))
+		if (conf_name_used(refs, e->name, services)
+		    || postfix_param_ignorable(e->name, e->value))
 			continue;
 		buf_reset(&where);
 		conf_where(&where, e);
@@ -1021,6 +1065,8 @@ conf_check_overrides(const struct conf *c, const struct argv *overrides,
 		if ((name = conf_assignment_name(overrides->argv[i])) == NULL)
 			continue;		/* reported above */
 		if (!conf_name_used(refs, name, services)
+		    && !postfix_param_ignorable(name,
+			strchr(overrides->argv[i], '=') + 1)
 		    && htable_get(seen, name) == NULL) {
 			htable_put(seen, name, conf_busy);
 			if (postfix_param_known(name))

@@ -718,6 +718,24 @@ static const struct unknown_case unknown_cases[] = {
 	{"referenced from master.cf", "zip = 1\nzap = 2\nzop = 3\n",
 	    "$zip|x ${zop:y}", false, 1,
 	    "warning: main.cf, line 2: unused parameter: zap=2\n"},
+	/*
+	 * Postfix parameters that Petrel lacks: refused, unless they ask
+	 * for nothing (empty where Postfix's default is empty; documentation
+	 * and program paths; biff).
+	 */
+	{"Postfix's, asking for nothing",
+	    "biff = no\nreadme_directory = no\nhtml_directory = /x\n"
+	    "relayhost =\ncontent_filter =  \nsmtpd_tls_cert_file =\n",
+	    NULL, true, 0, ""},
+	{"Postfix's, asking for something",
+	    "relayhost = [smtp.example.com]\ncontent_filter = smtp:x\n"
+	    "authorized_submit_users =\n", NULL, true, 3,
+	    "error: main.cf, line 1: relayhost=[smtp.example.com]: Postfix "
+	    "parameter that Petrel does not implement (yet)\n"
+	    "error: main.cf, line 2: content_filter=smtp:x: Postfix "
+	    "parameter that Petrel does not implement (yet)\n"
+	    "error: main.cf, line 3: authorized_submit_users=: Postfix "
+	    "parameter that Petrel does not implement (yet)\n"},
 	{"reported in file order", "z = 1\na = 2\nm = 3\n", NULL, false, 3,
 	    "warning: main.cf, line 1: unused parameter: z=1\n"
 	    "warning: main.cf, line 2: unused parameter: a=2\n"
@@ -816,6 +834,7 @@ test_check_overrides(void **state)
 	argv_add(ov, " nosuch = 1");
 	argv_add(ov, "novalue");
 	argv_add(ov, "smtp_destination_concurrency_limit=3");
+	argv_add(ov, "relayhost=");
 	services = argv_split("smtp", " ");
 	diag_start();
 	assert_int_equal(conf_check_overrides(c, ov, "master.cf, line 9: "
@@ -902,6 +921,71 @@ remove_dir(char *dir)
 	assert_int_equal(rmdir(dir), 0);
 	buf_fini(&path);
 	free(dir);
+}
+
+/*
+ * myorigin = /etc/mailname (Debian's Postfix): the first line of the
+ * file, trimmed; an unreadable or blank file is an error naming both.
+ */
+static void
+test_myorigin_file(void **state)
+{
+	static const struct {
+		const char *label;
+		const char *file;	/* NULL: no such file */
+		const char *want;	/* NULL: error */
+		const char *diag;
+	} cases[] = {
+		{"first line, trimmed", "  mail.example.net \t\nother\n",
+		    "mail.example.net", ""},
+		{"no newline", "example.org", "example.org", ""},
+		{"blank", " \t \n\n", NULL,
+		    "error: main.cf, line 1: parameter myorigin: %s: no domain "
+		    "name on the first line\n"},
+		{"missing", NULL, NULL,
+		    "error: main.cf, line 1: parameter myorigin: %s: No such "
+		    "file or directory\n"},
+	};
+	char *dir = make_dir(NULL);
+	struct buf path, text, diag, want;
+	struct conf *c;
+	size_t i;
+
+	(void)state;
+	buf_init(&path, 64);
+	buf_init(&text, 64);
+	buf_init(&diag, 128);
+	buf_init(&want, 128);
+	buf_printf(&path, "%s/main.cf", dir);	/* removed by remove_dir() */
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)unlink(path.data);
+		if (cases[i].file != NULL)
+			assert_int_equal(file_write_atomic(path.data,
+			    cases[i].file, strlen(cases[i].file), 0644), 0);
+		buf_reset(&text);
+		buf_printf(&text, "myorigin = %s\n", path.data);
+		c = conf_new();
+		assert_int_equal(conf_read_text(c, text.data, "main.cf"), 0);
+		param_init_defaults();
+		buf_reset(&diag);
+		diag_start();
+		if (conf_validate(c, true) != (cases[i].want ? 0 : 1))
+			fail_msg("case \"%s\": wrong error count",
+			    cases[i].label);
+		diag_end(&diag);
+		buf_reset(&want);
+		buf_printf(&want, cases[i].diag, path.data);
+		CHECK_STR(diag.data, want.data, cases[i].label);
+		if (cases[i].want != NULL)
+			CHECK_STR(var_myorigin, cases[i].want, cases[i].label);
+		conf_free(c);
+	}
+	param_init_defaults();
+	buf_fini(&path);
+	buf_fini(&text);
+	buf_fini(&diag);
+	buf_fini(&want);
+	remove_dir(dir);
 }
 
 static void
@@ -1228,6 +1312,7 @@ main(void)
 		cmocka_unit_test(test_unknown),
 		cmocka_unit_test(test_check_overrides),
 		cmocka_unit_test(test_where_name),
+		cmocka_unit_test(test_myorigin_file),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_load_some),
 		cmocka_unit_test(test_read_file),
