@@ -556,6 +556,26 @@ class Instance:
         self.clients.append(c)
         return c
 
+    def trigger_path(self, name):
+        """The endpoint of a public trigger service (fifo or unix)."""
+        return os.path.join(self.queue, "public", name)
+
+    def poke(self, name, type_, data):
+        """Send one trigger request to a public fifo or unix service, as
+        a client of it (pickup's, qmgr's) does."""
+        path = self.trigger_path(name)
+        if type_ == "fifo":
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            try:
+                assert os.write(fd, data) == len(data)
+            finally:
+                os.close(fd)
+        else:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(slow(10))
+                s.connect(path)
+                s.sendall(data)
+
     # ---- teardown ----------------------------------------------------------
 
     def sanitizer_reports(self):

@@ -20,6 +20,7 @@ import subprocess
 import pytest
 
 import harness
+import mailproto
 
 ID = r"[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]+z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-y]+"
 
@@ -129,6 +130,17 @@ def queue_ids(inst, queue):
     for dirpath, _, files in os.walk(top):
         ids += [f for f in files if re.fullmatch(ID, f)]
     return ids
+
+
+def find_queue_file(inst, qid):
+    """(queue, QueueFile) of qid in incoming, hold, active or deferred
+    (any hash depth), or (None, None)."""
+    for queue in ("incoming", "hold", "active", "deferred"):
+        for dirpath, _, files in os.walk(os.path.join(inst.queue, queue)):
+            if qid in files:
+                return queue, mailproto.QueueFile.load(
+                    os.path.join(dirpath, qid))
+    return None, None
 
 
 def run_as_root():

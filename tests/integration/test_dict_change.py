@@ -21,7 +21,6 @@ starts a fresh process.
 """
 
 import os
-import socket
 import subprocess
 import time
 
@@ -297,22 +296,6 @@ def test_multi_server_restarts_after_clients_leave(instance):
 
 # ---- trigger server ---------------------------------------------------------
 
-def poke(instance, name, type_, data):
-    """One trigger request, as a client of the service sends it."""
-    path = os.path.join(instance.queue, "public", name)
-    if type_ == "fifo":
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-        try:
-            assert os.write(fd, data) == len(data)
-        finally:
-            os.close(fd)
-    else:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(10)
-            s.connect(path)
-            s.sendall(data)
-
-
 def lookup_pid(instance, answer, count=1, timeout=15):
     """The pid that logged "lookup key: <answer>" (the count'th time)."""
     m = instance.wait_log(r"test-trigger\[(\d+)\]: trigger: lookup key: "
@@ -332,12 +315,12 @@ def test_trigger_server_restarts_after_current_request(instance, type_):
     instance.add_service("trig", type_, "test-trigger",
                          f"map=texthash:{path}", maxproc=1)
     instance.start()
-    poke(instance, "trig", type_, b"lookup key")
+    instance.poke("trig", type_, b"lookup key")
     pid1 = lookup_pid(instance, "found v1")
 
     # A request in progress when the table changes finishes with the
     # table the process has.
-    poke(instance, "trig", type_, f"lookup key after {gate}".encode())
+    instance.poke("trig", type_, f"lookup key after {gate}".encode())
     assert instance.wait_log(rf"test-trigger\[{pid1}\]: trigger: "
                              rf"service=trig request=lookup key after ")
     write_table(path, "key v2\n")
@@ -346,7 +329,7 @@ def test_trigger_server_restarts_after_current_request(instance, type_):
     assert lookup_pid(instance, "found v1", count=2) == pid1
     # At once, not at the next periodic check: the process takes no
     # further request.
-    poke(instance, "trig", type_, b"lookup key")
+    instance.poke("trig", type_, b"lookup key")
     pid2 = lookup_pid(instance, "found v2")
     assert pid2 != pid1
     m = instance.grep(changed_re(path, "test-trigger"))

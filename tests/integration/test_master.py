@@ -467,26 +467,6 @@ def test_multi_max_use(instance):
         assert c4.greeting()["pid"] == g3["pid"]
 
 
-def _trigger_path(instance, name):
-    return os.path.join(instance.queue, "public", name)
-
-
-def _poke(instance, name, type_, data):
-    """Send one trigger request, as a client of the service would."""
-    path = _trigger_path(instance, name)
-    if type_ == "fifo":
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-        try:
-            assert os.write(fd, data) == len(data)
-        finally:
-            os.close(fd)
-    else:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(10)
-            s.connect(path)
-            s.sendall(data)
-
-
 def _request_pid(instance, name, request, timeout=15):
     """Wait for the log line of one request; the pid that served it."""
     m = instance.wait_log(rf"petrel/test-trigger\[(\d+)\]: trigger: "
@@ -500,13 +480,13 @@ def test_trigger_max_use(instance, type_):
     instance.add_service("trig", type_, "test-trigger", maxproc=1,
                          opts={"max_use": 2})
     instance.start()
-    _poke(instance, "trig", type_, b"a")
+    instance.poke("trig", type_, b"a")
     first = _request_pid(instance, "trig", "a")
-    _poke(instance, "trig", type_, b"b")
+    instance.poke("trig", type_, b"b")
     assert _request_pid(instance, "trig", "b") == first
     assert wait_for(lambda: pid_gone(first), 10), \
         "trigger server still there after max_use requests"
-    _poke(instance, "trig", type_, b"c")
+    instance.poke("trig", type_, b"c")
     second = _request_pid(instance, "trig", "c")
     assert second != first
     assert not instance.grep(MASTER_LOG_RE + r"warning: process ")
@@ -518,7 +498,7 @@ def test_trigger_max_idle(instance, type_):
                          opts={"max_idle": "2s"})
     instance.start()
     t0 = time.monotonic()
-    _poke(instance, "trig", type_, b"a")
+    instance.poke("trig", type_, b"a")
     first = _request_pid(instance, "trig", "a")
     assert wait_for(lambda: pid_gone(first), 15), \
         "idle trigger server still there after max_idle=2s"
@@ -526,7 +506,7 @@ def test_trigger_max_idle(instance, type_):
     # clock started before the request was even sent).
     assert time.monotonic() - t0 >= 1.9
     assert instance.children() == []
-    _poke(instance, "trig", type_, b"b")
+    instance.poke("trig", type_, b"b")
     second = _request_pid(instance, "trig", "b")
     assert second != first
     assert not instance.grep(MASTER_LOG_RE + r"warning: process ")
@@ -559,7 +539,7 @@ def test_wakeup_if_used(instance):
     assert not instance.grep(r"trigger: service=lazy "), \
         "wakeup N? fired before the service was used"
     assert len(instance.children()) == 1
-    _poke(instance, "lazy", "unix", b"go")
+    instance.poke("lazy", "unix", b"go")
     _request_pid(instance, "lazy", "go")
     assert instance.wait_log(r"trigger: service=lazy request=W$",
                              timeout=15, count=2), \
@@ -602,7 +582,7 @@ def test_master_refuses_second_instance_directly(instance, mode):
     instance.add_service("trig", "unix", "test-trigger", maxproc=1)
     instance.start()
     master = instance.master_pid()
-    sock = _trigger_path(instance, "trig")
+    sock = instance.trigger_path("trig")
     ino = os.stat(sock).st_ino
     pidfile = os.path.join(instance.queue, "pid", "master.pid")
     with open(pidfile) as f:
@@ -623,5 +603,5 @@ def test_master_refuses_second_instance_directly(instance, mode):
     assert len(instance.grep(MASTER_LOG_RE + "daemon started")) == 1
     with instance.connect(port) as c:
         assert c.greeting()["tag"] == "first"
-    _poke(instance, "trig", "unix", b"still")
+    instance.poke("trig", "unix", b"still")
     _request_pid(instance, "trig", "still")

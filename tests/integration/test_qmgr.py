@@ -50,7 +50,6 @@ import json
 import os
 import pwd
 import re
-import socket
 import stat
 import time
 
@@ -430,9 +429,7 @@ def plant(inst, rcpts, queue="incoming", sender="s@example.com",
 
 def poke(inst, request):
     """Write request (bytes) to public/qmgr, as cleanup or petrel do."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.connect(os.path.join(inst.queue, "public", "qmgr"))
-        s.sendall(request)
+    inst.poke("qmgr", "unix", request)
 
 
 def path_of(inst, queue, qid):

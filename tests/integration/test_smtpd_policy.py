@@ -44,7 +44,6 @@ import time
 import pytest
 
 import harness
-import mailproto
 import mailsystem
 from smtpclient import RawSmtp
 
@@ -407,16 +406,6 @@ def send(c, sender, rcpts, size=None):
     return m.group(1)
 
 
-def queue_file(inst, qid):
-    """(queue, QueueFile) of qid."""
-    for queue in ("incoming", "hold", "active", "deferred"):
-        for dirpath, _, files in os.walk(os.path.join(inst.queue, queue)):
-            if qid in files:
-                return queue, mailproto.QueueFile.load(
-                    os.path.join(dirpath, qid))
-    return None, None
-
-
 def warnings(inst, server, since):
     return inst.grep(r"petrel/smtpd\[\d+\]: warning: problem talking to "
                      r"server " + re.escape(server) + r": (.*)$", since)
@@ -570,7 +559,8 @@ def test_action_hold(world):
     with Client(w.ports["actions"]) as c:
         c.ok("EHLO client.example")
         qid = send(c, "joe@example.org", ["hold@localhost"])
-    assert harness.wait_for(lambda: queue_file(w.inst, qid)[0] == "hold")
+    assert harness.wait_for(
+        lambda: mailsystem.find_queue_file(w.inst, qid)[0] == "hold")
 
 
 def test_action_prepend(world):
@@ -579,7 +569,7 @@ def test_action_prepend(world):
         c.ok("EHLO client.example")
         qid = send(c, "joe@example.org", ["prepend@localhost",
                                           "bob@localhost"])
-    queue, qf = queue_file(w.inst, qid)
+    queue, qf = mailsystem.find_queue_file(w.inst, qid)
     assert queue == "incoming"
     assert qf.header("X-Policy") == ["checked"]
 
@@ -799,7 +789,7 @@ def test_postgrey_greylisting(world):
         m = re.match(r"250 2\.0\.0 Ok: queued as (\S+)$", r)
         assert m, r
         qid = m.group(1)
-    queue, qf = queue_file(w.inst, qid)
+    queue, qf = mailsystem.find_queue_file(w.inst, qid)
     assert queue == "incoming"
     (grey,) = qf.header("X-Greylist")
     assert re.match(r"delayed \d+ seconds by postgrey-[\d.]+ at "

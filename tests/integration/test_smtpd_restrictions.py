@@ -44,21 +44,10 @@ import socket
 import pytest
 
 import harness
-import mailproto
 import mailsystem
 from smtpclient import RawSmtp as Client, rcpt_reply, send_message, wait_line
 
 STRANGER = "127.0.0.2"          # outside mynetworks
-
-
-def find_queue_file(inst, qid):
-    """(queue, QueueFile) of qid, or (None, None)."""
-    for queue in ("incoming", "hold", "active", "deferred"):
-        for dirpath, _, files in os.walk(os.path.join(inst.queue, queue)):
-            if qid in files:
-                return queue, mailproto.QueueFile.load(
-                    os.path.join(dirpath, qid))
-    return None, None
 
 
 def reject_line(kind, client, reply, sender=None, rcpt=None,
@@ -604,8 +593,9 @@ def test_hold(world):
         "RCPT", "unknown[127.0.0.1]",
         "<hold@sender.test>: Sender address Quarantined",
         "hold@sender.test", "bob@localhost", action="hold"), since)
-    assert harness.wait_for(lambda: find_queue_file(inst, qid)[0] == "hold")
-    queue, qf = find_queue_file(inst, qid)
+    assert harness.wait_for(
+        lambda: mailsystem.find_queue_file(inst, qid)[0] == "hold")
+    queue, qf = mailsystem.find_queue_file(inst, qid)
     assert [r[0] for r in qf.rcpts] == ["bob@localhost"]
 
 
@@ -619,7 +609,7 @@ def test_discard(world):
         "RCPT", "unknown[127.0.0.1]",
         "<discard@sender.test>: Sender address triggers DISCARD action",
         "discard@sender.test", "bob@localhost", action="discard"), since)
-    assert find_queue_file(inst, qid) == (None, None)
+    assert mailsystem.find_queue_file(inst, qid) == (None, None)
 
 
 def test_discard_from_client_table(world):
@@ -633,7 +623,7 @@ def test_discard_from_client_table(world):
     wait_line(inst, r"NOQUEUE: discard: RCPT from unknown\[127\.0\.0\.6\]: "
               r"<unknown\[127\.0\.0\.6\]>: Client host triggers DISCARD "
               r"action;", since)
-    assert find_queue_file(inst, qid) == (None, None)
+    assert mailsystem.find_queue_file(inst, qid) == (None, None)
     assert rcpt_reply(ports["access"], "victim@example.org",
                       source="127.0.0.6") == \
         "454 4.7.1 <victim@example.org>: Relay access denied"
@@ -651,7 +641,7 @@ def test_redirect(world):
         "<redirect@sender.test>: Sender address triggers REDIRECT "
         "redirected@localhost", "redirect@sender.test", "bob@localhost",
         action="redirect"), since)
-    queue, qf = find_queue_file(inst, qid)
+    queue, qf = mailsystem.find_queue_file(inst, qid)
     assert queue == "incoming", inst.log()[since:]
     assert [r[0] for r in qf.rcpts] == ["redirected@localhost"]
 
@@ -662,7 +652,7 @@ def test_prepend(world):
         assert c.reply().startswith("220")
         qid = send_message(c, "prepend@sender.test",
                            ["bob@localhost", "alice@localhost"])
-    queue, qf = find_queue_file(inst, qid)
+    queue, qf = mailsystem.find_queue_file(inst, qid)
     assert queue == "incoming"
     # Once, although the sender table ran at each RCPT.
     assert qf.header("X-Petrel-Test") == ["prepended"]
@@ -758,7 +748,7 @@ def test_multi_recipient_bounce(world):
             "550 5.5.3 <>: Sender address rejected: Multi-recipient bounce"
         assert c.cmd("RSET").startswith("250")
         qid = send_message(c, "", ["bob@localhost"])
-    assert find_queue_file(inst, qid)[0] == "incoming"
+    assert mailsystem.find_queue_file(inst, qid)[0] == "incoming"
 
 
 def test_end_of_data_restrictions(world):
@@ -779,7 +769,7 @@ def test_end_of_data_restrictions(world):
               r"Too late;", since)
     wait_line(inst, r"warning: access table texthash:\S+/eod_access: PREPEND"
               r" is not possible after the message content", since)
-    queue, qf = find_queue_file(inst, qid)
+    queue, qf = mailsystem.find_queue_file(inst, qid)
     assert queue == "incoming" and qf.header("X-Late") == []
 
 
@@ -791,10 +781,12 @@ def test_end_of_data_hold_and_discard(world):
         assert c.reply().startswith("220")
         qid = send_message(c, "eodhold@sender.test", ["bob@localhost"])
         qid2 = send_message(c, "eoddiscard@sender.test", ["bob@localhost"])
-    assert harness.wait_for(lambda: find_queue_file(inst, qid)[0] == "hold")
+    assert harness.wait_for(
+        lambda: mailsystem.find_queue_file(inst, qid)[0] == "hold")
     assert inst.wait_log(re.escape(qid) + r": hold: ")
     assert inst.wait_log(re.escape(qid2) + r": discard: ")
-    assert harness.wait_for(lambda: find_queue_file(inst, qid2)[0] is None)
+    assert harness.wait_for(
+        lambda: mailsystem.find_queue_file(inst, qid2)[0] is None)
 
 
 def test_etrn_restrictions(world):
@@ -921,7 +913,7 @@ def test_reject_unauth_pipelining(world):
     with Client(ports["pipe"]) as c:
         assert c.reply().startswith("220")
         qid = send_message(c, "joe@example.org", ["bob@localhost"])
-    assert find_queue_file(inst, qid)[0] == "incoming"
+    assert mailsystem.find_queue_file(inst, qid)[0] == "incoming"
 
 
 # ---- unlisted recipients and senders -------------------------------------------------

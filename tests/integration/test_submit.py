@@ -749,12 +749,7 @@ def test_postdrop_usage(inst):
 # ---- pickup and hostile maildrop files ---------------------------------------
 
 def poke_pickup(inst):
-    fd = os.open(os.path.join(inst.queue, "public", "pickup"),
-                 os.O_WRONLY | os.O_NONBLOCK)
-    try:
-        os.write(fd, b"W")
-    finally:
-        os.close(fd)
+    inst.poke("pickup", "fifo", b"W")
 
 
 _planted = [0]

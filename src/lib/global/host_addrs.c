@@ -70,16 +70,14 @@ host_addrs_has(const struct host_addrs *h, int family, const void *addr)
 bool
 host_addrs_has_text(const struct host_addrs *h, const char *text)
 {
-	struct in_addr a4;
-	struct in6_addr a6;
+	struct inet_prefix_addr a;
 
-	if (inet_pton(AF_INET, text, &a4) == 1)
-		return host_addrs_has(h, AF_INET, &a4);
-	if (inet_pton(AF_INET6, text, &a6) != 1)
+	/* An IPv4-mapped address is its IPv4 address (has4 is set). */
+	if (!inet_prefix_addr_parse(text, &a))
 		return false;
-	if (IN6_IS_ADDR_V4MAPPED(&a6))
-		return host_addrs_has(h, AF_INET, a6.s6_addr + 12);
-	return host_addrs_has(h, AF_INET6, &a6);
+	if (a.has4)
+		return host_addrs_has(h, AF_INET, a.a4);
+	return host_addrs_has(h, AF_INET6, a.a6);
 }
 
 static void
